@@ -1,0 +1,213 @@
+//! The `scimgate` command: `serve`, `directory` and `token` subcommands.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use uuid::Uuid;
+
+use crate::app::{self, ServerConfig};
+use crate::auth::generate_token;
+use crate::config::{GlobalArgs, ServeArgs};
+use crate::http::Limits;
+use crate::store::{self, SharedStore, StoreError, TokenScope};
+
+/// A SCIM 2.0 service provider: identity providers push users and groups,
+/// scimgate stores them and records every change.
+#[derive(Parser, Debug)]
+#[command(name = "scimgate", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the SCIM server.
+    Serve(ServeArgs),
+    /// Manage directories (one per identity provider or customer).
+    #[command(subcommand)]
+    Directory(DirectoryCommand),
+    /// Manage bearer tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum DirectoryCommand {
+    /// Create a directory.
+    Create {
+        /// Unique directory name.
+        name: String,
+    },
+    /// List directories.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenCommand {
+    /// Create a token bound to a directory and print it once.
+    Create {
+        /// Name of the directory the token may access.
+        #[arg(long)]
+        directory: String,
+        /// Scope of the token: `scim` pushes over SCIM, `read` reads the application API.
+        #[arg(long, value_enum, default_value_t = TokenScope::Scim)]
+        scope: TokenScope,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token by id.
+    Revoke {
+        /// Token id, as printed by `token create` and `token list`.
+        id: Uuid,
+    },
+}
+
+/// Parses the command line, runs the command and returns the exit code.
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(err) = crate::telemetry::init(cli.global.log_format, &cli.global.log_level) {
+        eprintln!("error: {err}");
+        return ExitCode::from(2);
+    }
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn open_store(global: &GlobalArgs, max_connections: u32) -> anyhow::Result<SharedStore> {
+    let url = global.database_url()?;
+    let store = store::connect(url.expose(), max_connections)
+        .await
+        .map_err(|err| {
+            anyhow::anyhow!(
+                "cannot open the database named by --database-url (DATABASE_URL): {err}"
+            )
+        })?;
+    app::prepare(&store).await?;
+    Ok(store)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(&cli.global, args).await,
+        Command::Directory(command) => {
+            let store = open_store(&cli.global, 2).await?;
+            directory(store, command).await
+        }
+        Command::Token(command) => {
+            let store = open_store(&cli.global, 2).await?;
+            token(store, command).await
+        }
+    }
+}
+
+async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "scimgate starting");
+    let store = open_store(global, args.db_max_connections).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|err| {
+            anyhow::anyhow!(
+                "cannot listen on {} (--listen, SCIMGATE_LISTEN): {err}",
+                args.listen
+            )
+        })?;
+    let config = ServerConfig {
+        public_url: args.public_url,
+        limits: Limits {
+            max_body_bytes: args.max_body_bytes,
+            request_timeout: Duration::from_secs(args.request_timeout_secs),
+        },
+    };
+    app::run(store, config, listener, app::shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn directory(store: SharedStore, command: DirectoryCommand) -> anyhow::Result<()> {
+    match command {
+        DirectoryCommand::Create { name } => {
+            let name = name.trim();
+            if name.is_empty() {
+                anyhow::bail!("the directory name must not be empty");
+            }
+            let directory = store.create_directory(name).await?;
+            println!("created directory '{}' ({})", directory.name, directory.id);
+        }
+        DirectoryCommand::List => {
+            println!("{:<36}  {:<24}  CREATED", "ID", "NAME");
+            for directory in store.list_directories().await? {
+                println!(
+                    "{:<36}  {:<24}  {}",
+                    directory.id,
+                    directory.name,
+                    directory.created_at.to_rfc3339()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn token(store: SharedStore, command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create { directory, scope } => {
+            let found = store
+                .find_directory(&directory)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no directory named '{directory}': create it with 'scimgate directory create {directory}'"))?;
+            let token = generate_token();
+            let record = store
+                .create_token(found.id, scope, &token.lookup_prefix, &token.hash)
+                .await?;
+            tracing::info!(token.id = %record.id, directory.id = %found.id, scope = scope.as_str(), "token created");
+            eprintln!(
+                "created {} token {} for directory '{}'; it is shown only once:",
+                scope.as_str(),
+                record.id,
+                found.name
+            );
+            println!("{}", token.secret);
+        }
+        TokenCommand::List => {
+            println!(
+                "{:<36}  {:<16}  {:<5}  {:<12}  {:<25}  STATUS",
+                "ID", "DIRECTORY", "SCOPE", "PREFIX", "LAST USED"
+            );
+            for record in store.list_tokens().await? {
+                let status = match record.revoked_at {
+                    Some(at) => format!("revoked {}", at.to_rfc3339()),
+                    None => "active".to_owned(),
+                };
+                let last_used = record
+                    .last_used_at
+                    .map_or_else(|| "never".to_owned(), |at| at.to_rfc3339());
+                println!(
+                    "{:<36}  {:<16}  {:<5}  {:<12}  {:<25}  {}",
+                    record.id,
+                    record.directory_name,
+                    record.scope.as_str(),
+                    record.lookup_prefix,
+                    last_used,
+                    status
+                );
+            }
+        }
+        TokenCommand::Revoke { id } => match store.revoke_token(id).await {
+            Ok(record) => {
+                tracing::info!(token.id = %record.id, "token revoked");
+                println!("revoked token {id}");
+            }
+            Err(StoreError::NotFound) => anyhow::bail!("no active token with id {id}"),
+            Err(err) => return Err(err.into()),
+        },
+    }
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! Typed configuration: every setting is a command-line flag and an
+//! environment variable, parsed once at start-up by clap.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use axum::http::Uri;
+use clap::{Args, ValueEnum};
+
+/// Settings shared by every subcommand.
+#[derive(Args, Debug, Clone)]
+pub struct GlobalArgs {
+    /// Database URL, for example postgres://scimgate@127.0.0.1/scimgate.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<Secret>,
+
+    /// File whose first line is the database URL, for secrets mounted as files.
+    #[arg(long, env = "DATABASE_URL_FILE", global = true)]
+    pub database_url_file: Option<PathBuf>,
+
+    /// Log output format.
+    #[arg(long, env = "SCIMGATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    /// Log filter in tracing's EnvFilter syntax, for example `info` or `scimgate=debug,info`.
+    #[arg(long, env = "SCIMGATE_LOG", default_value = "info", global = true)]
+    pub log_level: String,
+}
+
+impl GlobalArgs {
+    /// Resolves the database URL from `--database-url` or `--database-url-file`.
+    pub fn database_url(&self) -> Result<Secret, ConfigError> {
+        match (&self.database_url, &self.database_url_file) {
+            (Some(url), None) => Ok(url.clone()),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|err| ConfigError {
+                    setting: "--database-url-file (DATABASE_URL_FILE)",
+                    message: format!("cannot read {}: {err}", path.display()),
+                })?;
+                let url = text.lines().next().unwrap_or("").trim().to_owned();
+                if url.is_empty() {
+                    return Err(ConfigError {
+                        setting: "--database-url-file (DATABASE_URL_FILE)",
+                        message: format!("{} is empty", path.display()),
+                    });
+                }
+                Ok(Secret(url))
+            }
+            (Some(_), Some(_)) => Err(ConfigError {
+                setting: "--database-url (DATABASE_URL)",
+                message: "set either --database-url (DATABASE_URL) or --database-url-file (DATABASE_URL_FILE), not both".into(),
+            }),
+            (None, None) => Err(ConfigError {
+                setting: "--database-url (DATABASE_URL)",
+                message: "missing: set --database-url or DATABASE_URL to a postgres:// URL".into(),
+            }),
+        }
+    }
+}
+
+/// Settings of `scimgate serve`.
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Socket address to listen on.
+    #[arg(long, env = "SCIMGATE_LISTEN", default_value = "127.0.0.1:8080", value_parser = parse_listen)]
+    pub listen: SocketAddr,
+
+    /// Public base URL of this server as clients reach it, for example
+    /// `https://scim.example.com`. Used for `meta.location` and `Location`
+    /// headers; without it they are built from the request's Host header.
+    #[arg(long, env = "SCIMGATE_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<PublicUrl>,
+
+    /// Maximum request body size, in bytes.
+    #[arg(long, env = "SCIMGATE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Time limit for one request, in seconds; slower requests get 503.
+    #[arg(long, env = "SCIMGATE_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
+    /// Maximum number of database connections in the pool.
+    #[arg(long, env = "SCIMGATE_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+}
+
+/// Log output format.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A configuration value that must not appear in logs; `Debug` masks it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl Secret {
+    /// Returns the secret value.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+/// Absolute http(s) base URL without a trailing slash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicUrl(String);
+
+impl PublicUrl {
+    /// Returns the URL without a trailing slash.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn parse_listen(value: &str) -> Result<SocketAddr, String> {
+    value.parse().map_err(|_| {
+        format!("'{value}' is not a socket address such as 127.0.0.1:8080 (set with --listen or SCIMGATE_LISTEN)")
+    })
+}
+
+/// Parses `--public-url`: an absolute http or https URL with no query.
+pub fn parse_public_url(value: &str) -> Result<PublicUrl, String> {
+    let hint =
+        "(set with --public-url or SCIMGATE_PUBLIC_URL, for example https://scim.example.com)";
+    let uri: Uri = value
+        .parse()
+        .map_err(|_| format!("'{value}' is not a URL {hint}"))?;
+    match uri.scheme_str() {
+        Some("http") | Some("https") => {}
+        _ => {
+            return Err(format!(
+                "'{value}' must start with http:// or https:// {hint}"
+            ))
+        }
+    }
+    if uri.authority().is_none() {
+        return Err(format!("'{value}' has no host {hint}"));
+    }
+    if uri.query().is_some() {
+        return Err(format!("'{value}' must not have a query string {hint}"));
+    }
+    Ok(PublicUrl(value.trim_end_matches('/').to_owned()))
+}
+
+/// Invalid configuration, naming the flag and environment variable to fix.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration for {setting}: {message}")]
+pub struct ConfigError {
+    /// The flag and environment variable, for example `--listen (SCIMGATE_LISTEN)`.
+    pub setting: &'static str,
+    /// What is wrong with the value.
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_url_trims_trailing_slash() {
+        let url = parse_public_url("https://scim.example.com/").unwrap();
+        assert_eq!(url.as_str(), "https://scim.example.com");
+    }
+
+    #[test]
+    fn public_url_rejects_other_schemes() {
+        let err = parse_public_url("ftp://scim.example.com").unwrap_err();
+        assert!(err.contains("SCIMGATE_PUBLIC_URL"), "{err}");
+    }
+
+    #[test]
+    fn public_url_rejects_relative() {
+        assert!(parse_public_url("/scim").is_err());
+    }
+
+    #[test]
+    fn listen_error_names_variable() {
+        let err = parse_listen("localhost").unwrap_err();
+        assert!(err.contains("--listen"), "{err}");
+        assert!(err.contains("SCIMGATE_LISTEN"), "{err}");
+    }
+
+    #[test]
+    fn secret_debug_is_masked() {
+        let secret = Secret("postgres://user:pw@host/db".into());
+        assert_eq!(format!("{secret:?}"), "Secret(***)");
+    }
+}

@@ -1,0 +1,224 @@
+//! Request extractors: the authenticated directory, the JSON body, the base
+//! URL for links, `If-Match`, and list parameters.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Query, Request};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, IF_MATCH};
+use axum::http::request::Parts;
+use serde_json::Value;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::auth::verify_token;
+use crate::scim::error::ScimError;
+use crate::store::{DirectoryId, IfMatch, TokenScope};
+
+/// The directory of an authenticated SCIM request.
+#[derive(Clone, Copy, Debug)]
+pub struct ScimAuth {
+    /// Directory the bearer token is bound to.
+    pub directory: DirectoryId,
+}
+
+impl<S> FromRequestParts<S> for ScimAuth
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or(ApiError::Unauthorized(
+                "missing Authorization header: send 'Authorization: Bearer <token>'",
+            ))?;
+        let value = header
+            .to_str()
+            .map_err(|_| ApiError::Unauthorized("the Authorization header is not valid text"))?;
+        let token = match value.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+            _ => {
+                return Err(ApiError::Unauthorized(
+                    "the Authorization header must use the Bearer scheme",
+                ))
+            }
+        };
+        let record = verify_token(state.store.as_ref(), token, TokenScope::Scim)
+            .await?
+            .ok_or(ApiError::Unauthorized(
+                "the bearer token is unknown or revoked",
+            ))?;
+
+        tracing::Span::current()
+            .record("directory.id", tracing::field::display(record.directory_id));
+        if let Err(err) = state.store.touch_token(record.id).await {
+            tracing::warn!(token.id = %record.id, error = %err, "failed to record token use");
+        }
+        Ok(ScimAuth {
+            directory: record.directory_id,
+        })
+    }
+}
+
+/// The SCIM base URL (`…/scim/v2`) for `meta.location`, `Location` and `$ref`:
+/// the configured public URL, else built from the request's Host header.
+#[derive(Clone, Debug)]
+pub struct BaseUrl(pub String);
+
+impl<S> FromRequestParts<S> for BaseUrl
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let origin = match &state.public_url {
+            Some(url) => url.as_str().to_owned(),
+            None => {
+                let host = parts
+                    .headers
+                    .get(HOST)
+                    .and_then(|host| host.to_str().ok())
+                    .filter(|host| !host.is_empty() && host.bytes().all(|b| b.is_ascii_graphic()))
+                    .unwrap_or("localhost");
+                format!("http://{host}")
+            }
+        };
+        Ok(BaseUrl(format!("{origin}{}", super::SCIM_BASE_PATH)))
+    }
+}
+
+/// A JSON object body sent as `application/scim+json` or `application/json`.
+#[derive(Debug)]
+pub struct ScimJson(pub Value);
+
+fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/scim+json")
+        || essence.eq_ignore_ascii_case("application/json")
+}
+
+impl<S> FromRequest<S> for ScimJson
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        // A missing Content-Type is read as JSON: some clients omit it.
+        if let Some(content_type) = request.headers().get(CONTENT_TYPE) {
+            let content_type = content_type.to_str().unwrap_or("");
+            if !is_json_media_type(content_type) {
+                return Err(ApiError::UnsupportedMediaType(format!(
+                    "Content-Type '{content_type}' is not supported: send application/scim+json or application/json"
+                )));
+            }
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(body_rejection)?;
+        let value: Value = serde_json::from_slice(&bytes).map_err(|err| {
+            ScimError::invalid_syntax(format!("the request body is not valid JSON: {err}"))
+        })?;
+        if !value.is_object() {
+            return Err(ScimError::invalid_syntax("the request body must be a JSON object").into());
+        }
+        Ok(ScimJson(value))
+    }
+}
+
+fn body_rejection(rejection: BytesRejection) -> ApiError {
+    let text = rejection.body_text();
+    if text.to_lowercase().contains("length limit") {
+        return ApiError::PayloadTooLarge(
+            "the request body is larger than the configured maximum (--max-body-bytes)".into(),
+        );
+    }
+    ScimError::invalid_syntax(format!("failed to read the request body: {text}")).into()
+}
+
+/// Query parameters as a list of pairs, so that names can be matched
+/// ignoring case. A malformed query string is a SCIM 400.
+#[derive(Clone, Debug, Default)]
+pub struct QueryPairs(pub Vec<(String, String)>);
+
+impl<S> FromRequestParts<S> for QueryPairs
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(pairs) = Query::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| {
+                ScimError::invalid_value(format!("invalid query string: {}", rejection.body_text()))
+            })?;
+        Ok(QueryPairs(pairs))
+    }
+}
+
+/// Parses an `If-Match` header (RFC 7232 §3.1) into versions. An entity tag
+/// that is not one of ours can never match, so it becomes version -1.
+pub fn parse_if_match(parts: &axum::http::HeaderMap) -> IfMatch {
+    let Some(value) = parts.get(IF_MATCH).and_then(|value| value.to_str().ok()) else {
+        return IfMatch::None;
+    };
+    if value.trim() == "*" {
+        return IfMatch::Any;
+    }
+    let versions = value
+        .split(',')
+        .map(|tag| {
+            let tag = tag.trim();
+            let tag = tag.strip_prefix("W/").unwrap_or(tag);
+            tag.trim_matches('"').parse::<i64>().unwrap_or(-1)
+        })
+        .collect();
+    IfMatch::Versions(versions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::{HeaderMap, HeaderValue};
+
+    fn headers(if_match: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(IF_MATCH, HeaderValue::from_str(if_match).unwrap());
+        headers
+    }
+
+    #[test]
+    fn if_match_weak_and_strong() {
+        assert_eq!(
+            parse_if_match(&headers("W/\"3\"")),
+            IfMatch::Versions(vec![3])
+        );
+        assert_eq!(
+            parse_if_match(&headers("\"3\", W/\"4\"")),
+            IfMatch::Versions(vec![3, 4])
+        );
+        assert_eq!(parse_if_match(&headers("*")), IfMatch::Any);
+        assert_eq!(
+            parse_if_match(&headers("\"abc\"")),
+            IfMatch::Versions(vec![-1])
+        );
+        assert_eq!(parse_if_match(&HeaderMap::new()), IfMatch::None);
+    }
+
+    #[test]
+    fn json_media_types() {
+        assert!(is_json_media_type("application/scim+json"));
+        assert!(is_json_media_type("application/json; charset=utf-8"));
+        assert!(is_json_media_type("Application/SCIM+JSON;charset=UTF-8"));
+        assert!(!is_json_media_type("text/plain"));
+        assert!(!is_json_media_type("application/xml"));
+    }
+}

@@ -1,0 +1,181 @@
+//! The HTTP layer: router, middleware, extractors, error rendering and one
+//! module per endpoint family.
+
+mod discovery;
+pub mod error;
+pub mod extract;
+mod groups;
+pub mod response;
+mod users;
+
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{StatusCode, Uri};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::PublicUrl;
+use crate::store::SharedStore;
+use error::ApiError;
+
+/// Path under which the SCIM endpoints are served.
+pub const SCIM_BASE_PATH: &str = "/scim/v2";
+
+/// State shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store.
+    pub store: SharedStore,
+    /// Public base URL for links, when configured.
+    pub public_url: Option<PublicUrl>,
+}
+
+/// Limits applied to every request.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Maximum body size in bytes.
+    pub max_body_bytes: usize,
+    /// Time limit for one request.
+    pub request_timeout: Duration,
+}
+
+/// Builds the router with its middleware.
+pub fn router(state: AppState, limits: Limits) -> Router {
+    let scim = Router::new()
+        .route("/Users", get(users::list_users).post(users::create_user))
+        .route(
+            "/Users/{id}",
+            get(users::get_user)
+                .put(users::replace_user)
+                .patch(users::patch_user)
+                .delete(users::delete_user),
+        )
+        .route(
+            "/Groups",
+            get(groups::list_groups).post(groups::create_group),
+        )
+        .route(
+            "/Groups/{id}",
+            get(groups::get_group)
+                .put(groups::replace_group)
+                .patch(groups::patch_group)
+                .delete(groups::delete_group),
+        )
+        .route(
+            "/ServiceProviderConfig",
+            get(discovery::service_provider_config),
+        )
+        .route("/ResourceTypes", get(discovery::list_resource_types))
+        .route("/ResourceTypes/{id}", get(discovery::get_resource_type))
+        .route("/Schemas", get(discovery::list_schemas))
+        .route("/Schemas/{id}", get(discovery::get_schema));
+
+    let x_request_id = axum::http::HeaderName::from_static("x-request-id");
+    Router::new()
+        .nest(SCIM_BASE_PATH, scim)
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            limits.request_timeout,
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(make_span)
+                .on_request(())
+                .on_response(log_response)
+                .on_failure(()),
+        )
+        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+        .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+fn make_span(request: &Request) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        http.method = %request.method(),
+        http.path = %request.uri().path(),
+        request.id = %request_id,
+        directory.id = tracing::field::Empty,
+    )
+}
+
+fn log_response(response: &axum::response::Response, latency: Duration, _span: &tracing::Span) {
+    let status = response.status().as_u16();
+    let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+    tracing::info!(http.status = status, latency_ms, "request completed");
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no endpoint at '{}'", uri.path()))
+}
+
+async fn method_not_allowed() -> impl IntoResponse {
+    ApiError::MethodNotAllowed
+}
+
+/// Rewrites a request path with repeated slashes (`/scim/v2//Users`, which
+/// a Base URL with a trailing slash produces) and a trailing slash into its
+/// canonical form before routing.
+pub fn normalize_path<B>(mut request: axum::http::Request<B>) -> axum::http::Request<B> {
+    let uri = request.uri();
+    let path = uri.path();
+    if !path.contains("//") && (path.len() <= 1 || !path.ends_with('/')) {
+        return request;
+    }
+    let mut normalized = String::with_capacity(path.len());
+    for segment in path.split('/').filter(|segment| !segment.is_empty()) {
+        normalized.push('/');
+        normalized.push_str(segment);
+    }
+    if normalized.is_empty() {
+        normalized.push('/');
+    }
+    if let Some(query) = uri.query() {
+        normalized.push('?');
+        normalized.push_str(query);
+    }
+    let mut parts = uri.clone().into_parts();
+    if let Ok(path_and_query) = normalized.parse() {
+        parts.path_and_query = Some(path_and_query);
+        if let Ok(new_uri) = Uri::from_parts(parts) {
+            *request.uri_mut() = new_uri;
+        }
+    }
+    request
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn normalized(path: &str) -> String {
+        let request = axum::http::Request::builder().uri(path).body(()).unwrap();
+        normalize_path(request).uri().to_string()
+    }
+
+    #[test]
+    fn normalize_double_slashes() {
+        assert_eq!(normalized("/scim/v2//Users"), "/scim/v2/Users");
+        assert_eq!(
+            normalized("//scim//v2///Groups/abc?filter=x"),
+            "/scim/v2/Groups/abc?filter=x"
+        );
+        assert_eq!(normalized("/scim/v2/Users/"), "/scim/v2/Users");
+        assert_eq!(normalized("/"), "/");
+        assert_eq!(normalized("/scim/v2/Users?a=b//c"), "/scim/v2/Users?a=b//c");
+    }
+}

@@ -1,0 +1,92 @@
+//! Building SCIM responses: content type, `ETag`, `Location`, list bodies.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+use crate::scim::projection::Projection;
+use crate::scim::render::{etag, render_resource, ResourceMeta};
+use crate::scim::schema::{ResourceKind, LIST_RESPONSE};
+use crate::store::StoredResource;
+
+/// Media type of every SCIM response (RFC 7644 §3.1).
+pub const SCIM_CONTENT_TYPE: &str = "application/scim+json; charset=utf-8";
+
+/// Builds a JSON response with the SCIM media type.
+pub fn scim_json(status: StatusCode, body: &Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(SCIM_CONTENT_TYPE),
+    );
+    response
+}
+
+/// Renders a stored resource with `meta.location` under `base_url`.
+pub fn render(kind: ResourceKind, resource: &StoredResource, base_url: &str) -> Value {
+    let meta = ResourceMeta {
+        kind,
+        id: resource.id.to_string(),
+        created: resource.created,
+        last_modified: resource.last_modified,
+        version: resource.version,
+    };
+    render_resource(
+        &meta,
+        &resource.attributes,
+        resource.members.as_deref(),
+        resource.groups.as_deref(),
+        Some(base_url),
+    )
+}
+
+/// Builds a single-resource response with `ETag`, and `Location` for 201.
+pub fn resource_response(
+    status: StatusCode,
+    kind: ResourceKind,
+    resource: &StoredResource,
+    base_url: &str,
+    projection: &Projection,
+) -> Response {
+    let mut body = render(kind, resource, base_url);
+    let location = format!("{base_url}{}/{}", kind.endpoint(), resource.id);
+    projection.apply(kind, &mut body);
+    let mut response = scim_json(status, &body);
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&etag(resource.version)) {
+        headers.insert(header::ETAG, value);
+    }
+    if status == StatusCode::CREATED {
+        if let Ok(value) = HeaderValue::from_str(&location) {
+            headers.insert(header::LOCATION, value);
+        }
+    }
+    response
+}
+
+/// Builds a `ListResponse` (RFC 7644 §3.4.2) for one page.
+pub fn list_response(
+    kind: ResourceKind,
+    total: u64,
+    start_index: u64,
+    items: &[StoredResource],
+    base_url: &str,
+    projection: &Projection,
+) -> Response {
+    let resources: Vec<Value> = items
+        .iter()
+        .map(|item| {
+            let mut body = render(kind, item, base_url);
+            projection.apply(kind, &mut body);
+            body
+        })
+        .collect();
+    let body = json!({
+        "schemas": [LIST_RESPONSE],
+        "totalResults": total,
+        "startIndex": start_index,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    });
+    scim_json(StatusCode::OK, &body)
+}

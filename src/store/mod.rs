@@ -1,0 +1,352 @@
+//! Storage: one trait for every database access, and its implementations.
+//!
+//! The trait speaks in SCIM-shaped values (normalised resources, PATCH
+//! operations, parsed filters) so that the HTTP layer never sees SQL and a
+//! backend never sees HTTP. Each backend translates its database errors into
+//! [`StoreError`] once, here at the boundary.
+
+pub mod changes;
+pub mod columns;
+pub mod members;
+pub mod postgres;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::scim::error::ScimError;
+use crate::scim::filter::Filter;
+use crate::scim::patch::{MemberRef, PatchOperation};
+use crate::scim::render::{GroupView, MemberView};
+
+/// Identifier of a directory (tenant). Every stored row belongs to one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct DirectoryId(pub Uuid);
+
+impl std::fmt::Display for DirectoryId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A directory: the users and groups that one identity provider pushes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Directory {
+    /// Identifier.
+    pub id: DirectoryId,
+    /// Unique name chosen by the operator, such as `default`.
+    pub name: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a token may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenScope {
+    /// Push users and groups over SCIM.
+    Scim,
+    /// Read the directory through the application API.
+    Read,
+}
+
+impl TokenScope {
+    /// Name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::Scim => "scim",
+            TokenScope::Read => "read",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn from_db(value: &str) -> Result<Self, StoreError> {
+        match value {
+            "scim" => Ok(TokenScope::Scim),
+            "read" => Ok(TokenScope::Read),
+            other => Err(StoreError::Other(format!(
+                "unknown token scope '{other}' in database"
+            ))),
+        }
+    }
+}
+
+/// A token as listed to operators: never the secret or its hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TokenRecord {
+    /// Identifier, used by `scimgate token revoke`.
+    pub id: Uuid,
+    /// Directory the token is bound to.
+    pub directory_id: DirectoryId,
+    /// Name of that directory.
+    pub directory_name: String,
+    /// What the token may do.
+    pub scope: TokenScope,
+    /// Public start of the token, to recognise it.
+    pub lookup_prefix: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Revocation time, if revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Last successful authentication, updated at most once a minute.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A live token with its stored hash, for authentication.
+#[derive(Clone, Debug)]
+pub struct TokenCredential {
+    /// The token's record.
+    pub record: TokenRecord,
+    /// SHA-256 of the whole token.
+    pub hash: Vec<u8>,
+}
+
+/// A stored user or group as the store returns it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredResource {
+    /// Resource id.
+    pub id: Uuid,
+    /// Normalised SCIM attributes without `id`, `meta`, `members`, `groups`.
+    pub attributes: Value,
+    /// Version counter, starting at 1 and bumped by every effective change.
+    pub version: i64,
+    /// Creation time.
+    pub created: DateTime<Utc>,
+    /// Time of the last effective change.
+    pub last_modified: DateTime<Utc>,
+    /// Group members, when requested (groups only).
+    pub members: Option<Vec<MemberView>>,
+    /// Groups the user is a direct member of (users only).
+    pub groups: Option<Vec<GroupView>>,
+}
+
+/// Result of a list query.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page {
+    /// Number of resources matching the filter, over all pages.
+    pub total: u64,
+    /// The requested page.
+    pub items: Vec<StoredResource>,
+}
+
+/// A list query, already validated.
+#[derive(Clone, Debug)]
+pub struct ListQuery {
+    /// Filter, resolved against the resource type's schema.
+    pub filter: Option<Filter>,
+    /// 1-based index of the first result.
+    pub start_index: u64,
+    /// Maximum number of results; 0 asks only for the total.
+    pub count: u64,
+    /// Whether group members (or a user's groups) must be loaded.
+    pub with_relations: bool,
+}
+
+/// What a group PATCH returns: RFC 7644 §3.5.2 allows 204, and a member
+/// change on a large group should not serialise every member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PatchResponse {
+    /// Nothing (204 No Content).
+    NoContent,
+    /// The updated group, with or without its members.
+    Resource {
+        /// Whether to load the member rows.
+        with_members: bool,
+    },
+}
+
+/// `If-Match` precondition for a write (RFC 7644 §3.14).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum IfMatch {
+    /// No `If-Match` header: write unconditionally.
+    #[default]
+    None,
+    /// `If-Match: *`: the resource must exist.
+    Any,
+    /// The stored version must be one of these.
+    Versions(Vec<i64>),
+}
+
+impl IfMatch {
+    /// Checks the stored version, failing with [`StoreError::PreconditionFailed`].
+    pub fn check(&self, version: i64) -> Result<(), StoreError> {
+        match self {
+            IfMatch::None | IfMatch::Any => Ok(()),
+            IfMatch::Versions(versions) if versions.contains(&version) => Ok(()),
+            IfMatch::Versions(_) => Err(StoreError::PreconditionFailed { current: version }),
+        }
+    }
+}
+
+/// Errors at the storage boundary.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such resource, directory or token in scope.
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness constraint: the message names the attribute and value.
+    #[error("{0}")]
+    Conflict(String),
+    /// The `If-Match` version did not match the stored one.
+    #[error("version mismatch: the resource is at version {current}")]
+    PreconditionFailed {
+        /// The stored version.
+        current: i64,
+    },
+    /// The request is invalid against the stored state (for example a PATCH
+    /// path that matches nothing).
+    #[error(transparent)]
+    Invalid(#[from] ScimError),
+    /// The database could not be reached or timed out.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Any other database failure.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// All database access. Every method is scoped by a directory where it
+/// touches directory data, and every write runs in one transaction together
+/// with the change records that describe it.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Returns the directory with this name, creating it if needed.
+    async fn ensure_directory(&self, name: &str) -> Result<Directory, StoreError>;
+    /// Creates a directory; [`StoreError::Conflict`] if the name is taken.
+    async fn create_directory(&self, name: &str) -> Result<Directory, StoreError>;
+    /// Lists every directory, by name.
+    async fn list_directories(&self) -> Result<Vec<Directory>, StoreError>;
+    /// Finds a directory by name.
+    async fn find_directory(&self, name: &str) -> Result<Option<Directory>, StoreError>;
+
+    /// Stores a new token's hash.
+    async fn create_token(
+        &self,
+        directory: DirectoryId,
+        scope: TokenScope,
+        lookup_prefix: &str,
+        hash: &[u8],
+    ) -> Result<TokenRecord, StoreError>;
+    /// Lists every token, revoked ones included.
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+    /// Revokes a token; [`StoreError::NotFound`] if no live token has this id.
+    async fn revoke_token(&self, id: Uuid) -> Result<TokenRecord, StoreError>;
+    /// Live (not revoked) tokens whose public prefix is `lookup_prefix`.
+    async fn live_tokens_by_prefix(
+        &self,
+        lookup_prefix: &str,
+    ) -> Result<Vec<TokenCredential>, StoreError>;
+    /// Records that a token was used, at most once a minute per token.
+    async fn touch_token(&self, id: Uuid) -> Result<(), StoreError>;
+
+    /// Creates a user from a normalised resource.
+    async fn create_user(
+        &self,
+        directory: DirectoryId,
+        attributes: Value,
+    ) -> Result<StoredResource, StoreError>;
+    /// Reads a user with its groups.
+    async fn get_user(
+        &self,
+        directory: DirectoryId,
+        id: Uuid,
+    ) -> Result<StoredResource, StoreError>;
+    /// Lists users matching a query.
+    async fn list_users(
+        &self,
+        directory: DirectoryId,
+        query: &ListQuery,
+    ) -> Result<Page, StoreError>;
+    /// Replaces a user's attributes (PUT).
+    async fn replace_user(
+        &self,
+        directory: DirectoryId,
+        id: Uuid,
+        attributes: Value,
+        if_match: &IfMatch,
+    ) -> Result<StoredResource, StoreError>;
+    /// Applies PATCH operations to a user atomically.
+    async fn patch_user(
+        &self,
+        directory: DirectoryId,
+        id: Uuid,
+        operations: &[PatchOperation],
+        if_match: &IfMatch,
+    ) -> Result<StoredResource, StoreError>;
+    /// Deletes a user and its memberships.
+    async fn delete_user(
+        &self,
+        directory: DirectoryId,
+        id: Uuid,
+        if_match: &IfMatch,
+    ) -> Result<(), StoreError>;
+
+    /// Creates a group with its initial members.
+    async fn create_group(
+        &self,
+        directory: DirectoryId,
+        attributes: Value,
+        members: Vec<MemberRef>,
+    ) -> Result<StoredResource, StoreError>;
+    /// Reads a group, with its members when `with_members` is set.
+    async fn get_group(
+        &self,
+        directory: DirectoryId,
+        id: Uuid,
+        with_members: bool,
+    ) -> Result<StoredResource, StoreError>;
+    /// Lists groups matching a query.
+    async fn list_groups(
+        &self,
+        directory: DirectoryId,
+        query: &ListQuery,
+    ) -> Result<Page, StoreError>;
+    /// Replaces a group's attributes (PUT); `members: Some` also replaces the
+    /// membership, written as the difference from the current one.
+    async fn replace_group(
+        &self,
+        directory: DirectoryId,
+        id: Uuid,
+        attributes: Value,
+        members: Option<Vec<MemberRef>>,
+        if_match: &IfMatch,
+    ) -> Result<StoredResource, StoreError>;
+    /// Applies PATCH operations to a group atomically, returning the group
+    /// afterwards only if `response` asks for it.
+    async fn patch_group(
+        &self,
+        directory: DirectoryId,
+        id: Uuid,
+        operations: &[PatchOperation],
+        if_match: &IfMatch,
+        response: PatchResponse,
+    ) -> Result<Option<StoredResource>, StoreError>;
+    /// Deletes a group and its memberships (as group and as member).
+    async fn delete_group(
+        &self,
+        directory: DirectoryId,
+        id: Uuid,
+        if_match: &IfMatch,
+    ) -> Result<(), StoreError>;
+}
+
+/// A shareable handle to the configured store.
+pub type SharedStore = Arc<dyn Store>;
+
+/// Opens the store named by a database URL and applies pending migrations.
+pub async fn connect(url: &str, max_connections: u32) -> Result<SharedStore, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = postgres::PgStore::connect(url, max_connections).await?;
+        store.migrate().await?;
+        Ok(Arc::new(store))
+    } else {
+        Err(StoreError::Other(
+            "unsupported database URL: it must start with postgres:// or postgresql://".into(),
+        ))
+    }
+}
