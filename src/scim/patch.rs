@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::error::ScimError;
 use super::filter::get_ignore_case;
-use super::path::{self, parse_patch_path, PatchPath};
+use super::path::{self, parse_patch_path, PatchPath, ResolvedPath};
 use super::resource::{check_required, drop_empty_extensions, json_type_name};
 use super::schema::{self, ResourceKind, PATCH_OP};
 
@@ -193,6 +193,21 @@ fn parse_operation(kind: ResourceKind, operation: &Value) -> Result<PatchOperati
     let path = match raw_path {
         None => None,
         Some(raw) => match schema::find_schema(kind, raw) {
+            Some(found) if op == PatchOpKind::Remove && found.id != kind.core_urn() => {
+                // Removing an extension URN removes the whole extension object.
+                Some(PatchPath {
+                    attr: ResolvedPath {
+                        urn: found.id.to_owned(),
+                        extension: true,
+                        attr: String::new(),
+                        sub_attr: None,
+                        def: None,
+                        sub_def: None,
+                    },
+                    value_filter: None,
+                    sub_attr: None,
+                })
+            }
             Some(found) if op == PatchOpKind::Remove => {
                 return Err(ScimError::invalid_path(format!(
                     "removing the whole schema '{}' is not supported: remove its attributes \

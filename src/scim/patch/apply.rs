@@ -206,6 +206,11 @@ pub(super) fn apply_at_path(
     value: Option<&Value>,
     explicit: bool,
 ) -> Result<(), ScimError> {
+    if path.attr.extension && path.attr.attr.is_empty() {
+        // The whole extension object, which only a remove can name.
+        resource.retain(|key, _| !key.eq_ignore_ascii_case(&path.attr.urn));
+        return Ok(());
+    }
     let target = path.target();
     let path_text = path.to_string();
     let read_only = [target.def, target.sub_def]

@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::scim::error::ScimType;
-use crate::scim::schema::ENTERPRISE_USER;
+use crate::scim::schema::{CORE_USER, ENTERPRISE_USER};
 
 const USER: ResourceKind = ResourceKind::User;
 const GROUP: ResourceKind = ResourceKind::Group;
@@ -424,7 +424,14 @@ fn patch_whole_schema_path() {
         {"op": "add", "path": ENTERPRISE_USER, "value": {"costCenter": "42"}}
     ]));
     assert_eq!(user[ENTERPRISE_USER], json!({"costCenter": "42"}));
-    let err = patch_error(json!([{"op": "remove", "path": ENTERPRISE_USER}]));
+
+    let user = patched(json!([
+        {"op": "add", "path": ENTERPRISE_USER, "value": {"costCenter": "42"}},
+        {"op": "remove", "path": "URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER"}
+    ]));
+    assert_eq!(user.get(ENTERPRISE_USER), None);
+
+    let err = patch_error(json!([{"op": "remove", "path": CORE_USER}]));
     assert_eq!(err.scim_type, Some(ScimType::InvalidPath));
 }
 
