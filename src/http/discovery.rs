@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use super::extract::BaseUrl;
 use super::response::scim_json;
-use crate::scim::list::MAX_COUNT;
+use crate::scim::cursor::CURSOR_TIMEOUT_SECS;
+use crate::scim::list::{DEFAULT_COUNT, MAX_COUNT};
 use crate::scim::schema::{
     resource_type_document, schema_document, schemas_for, ResourceKind, LIST_RESPONSE,
 };
@@ -36,8 +37,16 @@ pub async fn service_provider_config(BaseUrl(base): BaseUrl) -> Response {
         "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
         "filter": { "supported": true, "maxResults": MAX_COUNT },
         "changePassword": { "supported": false },
-        "sort": { "supported": false },
+        "sort": { "supported": true },
         "etag": { "supported": true },
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": DEFAULT_COUNT,
+            "maxPageSize": MAX_COUNT,
+            "cursorTimeout": CURSOR_TIMEOUT_SECS,
+        },
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "Bearer token",

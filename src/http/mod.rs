@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 mod groups;
 pub mod response;
+mod search;
 mod users;
 
 use std::time::Duration;
@@ -13,7 +14,7 @@ use std::time::Duration;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{StatusCode, Uri};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -47,7 +48,10 @@ pub struct Limits {
 /// Builds the router with its middleware.
 pub fn router(state: AppState, limits: Limits) -> Router {
     let scim = Router::new()
+        .route("/", get(search::list_root))
+        .route("/.search", post(search::search_root))
         .route("/Users", get(users::list_users).post(users::create_user))
+        .route("/Users/.search", post(search::search_users))
         .route(
             "/Users/{id}",
             get(users::get_user)
@@ -59,6 +63,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             "/Groups",
             get(groups::list_groups).post(groups::create_group),
         )
+        .route("/Groups/.search", post(search::search_groups))
         .route(
             "/Groups/{id}",
             get(groups::get_group)

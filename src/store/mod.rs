@@ -18,8 +18,10 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::scim::cursor::CursorPosition;
 use crate::scim::error::ScimError;
 use crate::scim::filter::Filter;
+use crate::scim::list::{Paging, SortKey};
 use crate::scim::patch::{MemberRef, PatchOperation};
 use crate::scim::render::{GroupView, MemberView};
 
@@ -132,6 +134,9 @@ pub struct Page {
     pub total: u64,
     /// The requested page.
     pub items: Vec<StoredResource>,
+    /// With cursor paging, the position after the last item when more
+    /// results follow.
+    pub next: Option<CursorPosition>,
 }
 
 /// A list query, already validated.
@@ -139,8 +144,10 @@ pub struct Page {
 pub struct ListQuery {
     /// Filter, resolved against the resource type's schema.
     pub filter: Option<Filter>,
-    /// 1-based index of the first result.
-    pub start_index: u64,
+    /// Sort order; creation order when absent.
+    pub sort: Option<SortKey>,
+    /// Index or cursor paging.
+    pub paging: Paging,
     /// Maximum number of results; 0 asks only for the total.
     pub count: u64,
     /// Whether group members (or a user's groups) must be loaded.

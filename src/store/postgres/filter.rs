@@ -41,7 +41,7 @@ enum Scope {
 
 /// The elements of a multi-valued attribute, and how to reach them.
 #[derive(Clone, Debug)]
-enum Elements {
+pub(super) enum Elements {
     /// Rows of `user_emails` as `e`.
     Emails,
     /// Rows of `group_members` of the group as `m`.
@@ -83,7 +83,7 @@ impl Elements {
 
 /// A SQL expression for one attribute, with how to compare it.
 #[derive(Clone, Debug)]
-enum Target {
+pub(super) enum Target {
     /// A column or SQL expression of a known type.
     Column {
         sql: &'static str,
@@ -99,7 +99,7 @@ enum Target {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ColumnType {
+pub(super) enum ColumnType {
     Text,
     Boolean,
     Timestamp,
@@ -107,7 +107,7 @@ enum ColumnType {
 }
 
 #[derive(Clone, Debug)]
-enum JsonBase {
+pub(super) enum JsonBase {
     /// `r.resource #> path`.
     Resource(Vec<String>),
     /// `el -> name`, inside a JSON array element.
@@ -115,7 +115,7 @@ enum JsonBase {
 }
 
 impl Target {
-    fn push_json(builder: &mut QueryBuilder<'_, Postgres>, base: &JsonBase) {
+    pub(super) fn push_json(builder: &mut QueryBuilder<'_, Postgres>, base: &JsonBase) {
         match base {
             JsonBase::Resource(path) => {
                 builder.push("(r.resource #> ");
@@ -153,7 +153,10 @@ fn attr_type(path: &ResolvedPath) -> (AttrType, bool) {
 }
 
 /// Maps a top-level path of the resource to what it compares.
-fn resource_target(kind: ResourceKind, path: &ResolvedPath) -> Result<PathTarget, ScimError> {
+pub(super) fn resource_target(
+    kind: ResourceKind,
+    path: &ResolvedPath,
+) -> Result<PathTarget, ScimError> {
     if !path.is_known() {
         return Err(ScimError::invalid_filter(format!(
             "unknown attribute '{}' in filter",
@@ -258,7 +261,7 @@ fn element_target(elements: &Elements, path: &ResolvedPath) -> Result<Target, Sc
     }
 }
 
-enum PathTarget {
+pub(super) enum PathTarget {
     Single(Target),
     Multi(Elements),
 }

@@ -2,6 +2,7 @@
 
 mod filter;
 mod groups;
+mod list;
 mod membership;
 mod users;
 
