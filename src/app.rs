@@ -45,6 +45,7 @@ where
     let state = AppState {
         store,
         public_url: config.public_url,
+        max_body_bytes: config.limits.max_body_bytes,
     };
     let app = MapRequestLayer::new(normalize_path::<axum::body::Body>)
         .layer(router(state, config.limits));

@@ -280,7 +280,11 @@ async fn discovery_documents() {
     let config = json_body(server.get("/ServiceProviderConfig").await).await;
     assert_eq!(config["patch"]["supported"], true);
     assert_eq!(config["etag"]["supported"], true);
-    assert_eq!(config["bulk"]["supported"], false);
+    assert_eq!(config["bulk"]["supported"], true);
+    assert_eq!(config["bulk"]["maxOperations"], 1000);
+    assert_eq!(config["bulk"]["maxPayloadSize"], 64 * 1024);
+    assert_eq!(config["sort"]["supported"], true);
+    assert_eq!(config["pagination"]["cursor"], true);
     assert_eq!(config["filter"]["maxResults"], 1000);
     assert_eq!(
         config["authenticationSchemes"][0]["type"],

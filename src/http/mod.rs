@@ -1,6 +1,7 @@
 //! The HTTP layer: router, middleware, extractors, error rendering and one
 //! module per endpoint family.
 
+mod bulk;
 mod discovery;
 pub mod error;
 pub mod extract;
@@ -34,6 +35,9 @@ pub struct AppState {
     pub store: SharedStore,
     /// Public base URL for links, when configured.
     pub public_url: Option<PublicUrl>,
+    /// Largest accepted request body in bytes, advertised as
+    /// `bulk.maxPayloadSize`.
+    pub max_body_bytes: usize,
 }
 
 /// Limits applied to every request.
@@ -50,6 +54,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
     let scim = Router::new()
         .route("/", get(search::list_root))
         .route("/.search", post(search::search_root))
+        .route("/Bulk", post(bulk::bulk))
         .route("/Users", get(users::list_users).post(users::create_user))
         .route("/Users/.search", post(search::search_users))
         .route(
