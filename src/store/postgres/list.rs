@@ -214,6 +214,59 @@ fn push_after(
     Ok(())
 }
 
+/// Appends the page query of a list: rows in order, one more than asked.
+fn push_select(
+    select: &mut QueryBuilder<'_, Postgres>,
+    table: &'static str,
+    kind: ResourceKind,
+    directory: DirectoryId,
+    query: &ListQuery,
+) -> Result<(), ScimError> {
+    let key = OrderKey::from_sort(kind, query.sort.as_ref())?;
+    let descending = query.sort.as_ref().is_some_and(|sort| sort.descending);
+    select.push("select r.id, r.resource, r.version, r.created_at, r.last_modified, to_jsonb(");
+    key.push(select);
+    select.push(format!(") as sort_key from {table} r where r.directory_id = "));
+    select.push_bind(directory);
+    filter::push_where(select, kind, query.filter.as_ref())?;
+    if let Paging::Cursor(Some(position)) = &query.paging {
+        push_after(select, &key, descending, position)?;
+    }
+    let direction = if descending { "desc" } else { "asc" };
+    select.push(" order by ");
+    key.push(select);
+    select.push(format!(" {direction} nulls last, r.id {direction} limit "));
+    // One more row than asked tells whether a next page exists.
+    select.push_bind(i64::try_from(query.count).unwrap_or(i64::MAX).saturating_add(1));
+    if let Paging::Index { start_index } = query.paging {
+        select.push(" offset ");
+        select.push_bind(i64::try_from(start_index.saturating_sub(1)).unwrap_or(i64::MAX));
+    }
+    Ok(())
+}
+
+/// Returns PostgreSQL's plan (`explain` output, one line per row) for the
+/// page query of a list, so that tests and operators can check index use.
+pub(super) async fn explain_list(
+    pool: &PgPool,
+    kind: ResourceKind,
+    directory: DirectoryId,
+    query: &ListQuery,
+) -> Result<String, StoreError> {
+    let table = match kind {
+        ResourceKind::User => "users",
+        ResourceKind::Group => "groups",
+    };
+    let mut explain = QueryBuilder::<Postgres>::new("explain ");
+    push_select(&mut explain, table, kind, directory, query)?;
+    let lines: Vec<String> = explain
+        .build_query_scalar()
+        .fetch_all(pool)
+        .await
+        .map_err(db_error)?;
+    Ok(lines.join("\n"))
+}
+
 /// Runs a list query on `table` (`users` or `groups`), returning the total,
 /// the page's rows and, with cursor paging, the position after the page.
 pub(super) async fn list_rows(
@@ -223,9 +276,6 @@ pub(super) async fn list_rows(
     directory: DirectoryId,
     query: &ListQuery,
 ) -> Result<(u64, Vec<ListRow>, Option<CursorPosition>), StoreError> {
-    let key = OrderKey::from_sort(kind, query.sort.as_ref())?;
-    let descending = query.sort.as_ref().is_some_and(|sort| sort.descending);
-
     let mut count = QueryBuilder::<Postgres>::new(format!(
         "select count(*) from {table} r where r.directory_id = "
     ));
@@ -241,32 +291,8 @@ pub(super) async fn list_rows(
         return Ok((total, Vec::new(), None));
     }
 
-    let mut select = QueryBuilder::<Postgres>::new(
-        "select r.id, r.resource, r.version, r.created_at, r.last_modified, to_jsonb(",
-    );
-    key.push(&mut select);
-    select.push(format!(
-        ") as sort_key from {table} r where r.directory_id = "
-    ));
-    select.push_bind(directory);
-    filter::push_where(&mut select, kind, query.filter.as_ref())?;
-    if let Paging::Cursor(Some(position)) = &query.paging {
-        push_after(&mut select, &key, descending, position)?;
-    }
-    let direction = if descending { "desc" } else { "asc" };
-    select.push(" order by ");
-    key.push(&mut select);
-    select.push(format!(" {direction} nulls last, r.id {direction} limit "));
-    // One more row than asked tells whether a next page exists.
-    select.push_bind(
-        i64::try_from(query.count)
-            .unwrap_or(i64::MAX)
-            .saturating_add(1),
-    );
-    if let Paging::Index { start_index } = query.paging {
-        select.push(" offset ");
-        select.push_bind(i64::try_from(start_index.saturating_sub(1)).unwrap_or(i64::MAX));
-    }
+    let mut select = QueryBuilder::<Postgres>::new("");
+    push_select(&mut select, table, kind, directory, query)?;
     let mut rows: Vec<ListRow> = select
         .build_query_as()
         .fetch_all(pool)

@@ -46,6 +46,17 @@ impl PgStore {
         Self { pool }
     }
 
+    /// Returns PostgreSQL's plan for the page query of a list of `kind`, to
+    /// check that a filter uses an index.
+    pub async fn explain_list(
+        &self,
+        kind: crate::scim::schema::ResourceKind,
+        directory: DirectoryId,
+        query: &ListQuery,
+    ) -> Result<String, StoreError> {
+        list::explain_list(&self.pool, kind, directory, query).await
+    }
+
     /// Applies pending migrations.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR
