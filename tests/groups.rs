@@ -44,7 +44,11 @@ async fn unknown_members_are_skipped() {
     let body = json_body(server.get(&format!("/Groups/{group}")).await).await;
     assert_eq!(member_ids(&body), vec![ada.clone()]);
     assert_eq!(body["members"][0]["type"], "User");
-    assert_eq!(body["members"][0]["display"], "ada@example.com");
+    assert_eq!(
+        body["members"][0].get("display"),
+        None,
+        "no display was sent"
+    );
     assert_eq!(
         body["members"][0]["$ref"],
         format!("{}/Users/{ada}", server.base_url)
@@ -60,6 +64,38 @@ async fn unknown_members_are_skipped() {
     assert_eq!(response.status(), 204);
     let body = json_body(server.get(&format!("/Groups/{group}")).await).await;
     assert_eq!(member_ids(&body), sorted(&[&ada, &grace]));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn member_display_returned_as_sent() {
+    let server = TestServer::start().await;
+    let ada = server.create_user("ada@example.com").await;
+    let grace = server.create_user("grace@example.com").await;
+    let body = json!({"displayName": "Eng", "members": [{"value": ada, "display": "Ada L."}]});
+    let group: Value = json_body(server.send(Method::POST, "/Groups", &body).await).await;
+    let group_id = group["id"].as_str().unwrap().to_owned();
+    assert_eq!(group["members"][0]["display"], "Ada L.");
+
+    let add = patch(
+        json!([{"op": "add", "path": "members", "value": [{"value": grace, "display": "Grace H."}]}]),
+    );
+    assert_eq!(
+        server
+            .send(Method::PATCH, &format!("/Groups/{group_id}"), &add)
+            .await
+            .status(),
+        204
+    );
+    let group = json_body(server.get(&format!("/Groups/{group_id}")).await).await;
+    let mut displays: Vec<&str> = group["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["display"].as_str().unwrap())
+        .collect();
+    displays.sort();
+    assert_eq!(displays, vec!["Ada L.", "Grace H."]);
     server.stop().await;
 }
 
@@ -253,7 +289,7 @@ async fn nested_groups_and_deletion() {
     let outer = server.create_group("Outer", &[&inner]).await;
     let body = json_body(server.get(&format!("/Groups/{outer}")).await).await;
     assert_eq!(body["members"][0]["type"], "Group");
-    assert_eq!(body["members"][0]["display"], "Inner");
+    assert_eq!(body["members"][0]["value"], inner.as_str());
 
     // A group cannot contain itself.
     let add_self = patch(json!([{"op": "add", "path": "members", "value": [{"value": outer}]}]));

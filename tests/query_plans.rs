@@ -39,7 +39,11 @@ async fn populate(server: &TestServer) -> DirectoryId {
     ];
     for statement in statements {
         let query = sqlx::query(statement).bind(directory);
-        let query = if statement.contains("$2") { query.bind(USERS) } else { query };
+        let query = if statement.contains("$2") {
+            query.bind(USERS)
+        } else {
+            query
+        };
         query.execute(&server.pool).await.unwrap();
     }
     sqlx::query("analyze").execute(&server.pool).await.unwrap();
@@ -62,25 +66,59 @@ async fn lookups_use_indexes() {
     let server = TestServer::start().await;
     let directory = populate(&server).await;
     let store = PgStore::from_pool(server.pool.clone());
-    let some_user: String = sqlx::query_scalar("select id::text from users where user_name = 'user500@example.com'")
-        .fetch_one(&server.pool)
-        .await
-        .unwrap();
+    let some_user: String =
+        sqlx::query_scalar("select id::text from users where user_name = 'user500@example.com'")
+            .fetch_one(&server.pool)
+            .await
+            .unwrap();
 
     let cases = [
-        (ResourceKind::User, "userName eq \"User500@example.com\"".to_owned(), "users_user_name_key"),
-        (ResourceKind::User, "externalId eq \"ext-500\"".to_owned(), "users_external_id_idx"),
-        (ResourceKind::User, "emails.value eq \"user500@work.example.com\"".to_owned(), "user_emails_value_idx"),
-        (ResourceKind::User, "emails[type eq \"work\"].value eq \"user500@work.example.com\"".to_owned(), "user_emails_value_idx"),
-        (ResourceKind::User, "meta.lastModified gt \"2099-01-01T00:00:00Z\"".to_owned(), "users_last_modified_idx"),
-        (ResourceKind::Group, format!("members.value eq \"{some_user}\""), "group_members_member_idx"),
+        (
+            ResourceKind::User,
+            "userName eq \"User500@example.com\"".to_owned(),
+            "users_user_name_key",
+        ),
+        (
+            ResourceKind::User,
+            "externalId eq \"ext-500\"".to_owned(),
+            "users_external_id_idx",
+        ),
+        (
+            ResourceKind::User,
+            "emails.value eq \"user500@work.example.com\"".to_owned(),
+            "user_emails_value_idx",
+        ),
+        (
+            ResourceKind::User,
+            "emails[type eq \"work\"].value eq \"user500@work.example.com\"".to_owned(),
+            "user_emails_value_idx",
+        ),
+        (
+            ResourceKind::User,
+            "meta.lastModified gt \"2099-01-01T00:00:00Z\"".to_owned(),
+            "users_last_modified_idx",
+        ),
+        (
+            ResourceKind::Group,
+            format!("members.value eq \"{some_user}\""),
+            "group_members_member_idx",
+        ),
     ];
     for (kind, filter, index) in cases {
         let plan = plan(&store, directory, kind, &filter).await;
         assert!(plan.contains(index), "{filter} should use {index}:\n{plan}");
-        assert!(!plan.contains("Seq Scan on users"), "{filter} scans users:\n{plan}");
-        assert!(!plan.contains("Seq Scan on user_emails"), "{filter} scans user_emails:\n{plan}");
-        assert!(!plan.contains("Seq Scan on group_members"), "{filter} scans group_members:\n{plan}");
+        assert!(
+            !plan.contains("Seq Scan on users"),
+            "{filter} scans users:\n{plan}"
+        );
+        assert!(
+            !plan.contains("Seq Scan on user_emails"),
+            "{filter} scans user_emails:\n{plan}"
+        );
+        assert!(
+            !plan.contains("Seq Scan on group_members"),
+            "{filter} scans group_members:\n{plan}"
+        );
     }
     server.stop().await;
 }

@@ -16,6 +16,8 @@ pub struct MembershipPlan {
     pub clear_all: bool,
     /// Members that must be present afterwards, in request order.
     pub add: Vec<Uuid>,
+    /// The `display` sent with an added member, stored as sent.
+    pub displays: HashMap<Uuid, String>,
     /// Members that must be absent afterwards.
     pub remove: Vec<Uuid>,
     /// Member values that are not UUIDs, so cannot name any resource.
@@ -42,7 +44,7 @@ pub fn fold_member_ops(ops: &[MemberOp]) -> MembershipPlan {
         match op {
             MemberOp::Add(members) => {
                 for member in members {
-                    state.set(&member.value, true);
+                    state.add(member);
                 }
             }
             MemberOp::Remove(values) => {
@@ -54,7 +56,7 @@ pub fn fold_member_ops(ops: &[MemberOp]) -> MembershipPlan {
             MemberOp::Replace(members) => {
                 state.clear();
                 for member in members {
-                    state.set(&member.value, true);
+                    state.add(member);
                 }
             }
         }
@@ -69,10 +71,18 @@ struct FoldState {
     clear_all: bool,
     order: Vec<Uuid>,
     present: HashMap<Uuid, bool>,
+    displays: HashMap<Uuid, String>,
     invalid: Vec<String>,
 }
 
 impl FoldState {
+    fn add(&mut self, member: &MemberRef) {
+        self.set(&member.value, true);
+        if let (Ok(id), Some(display)) = (Uuid::parse_str(&member.value), &member.display) {
+            self.displays.insert(id, display.clone());
+        }
+    }
+
     fn set(&mut self, value: &str, is_present: bool) {
         match Uuid::parse_str(value) {
             Ok(id) => {
@@ -88,6 +98,7 @@ impl FoldState {
         self.clear_all = true;
         self.order.clear();
         self.present.clear();
+        self.displays.clear();
         self.invalid.clear();
     }
 
@@ -99,6 +110,9 @@ impl FoldState {
         };
         for id in self.order {
             if self.present.get(&id) == Some(&true) {
+                if let Some(display) = self.displays.get(&id) {
+                    plan.displays.insert(id, display.clone());
+                }
                 plan.add.push(id);
             } else if !self.clear_all {
                 plan.remove.push(id);
@@ -163,6 +177,17 @@ mod tests {
         }])]);
         assert_eq!(plan.invalid, vec!["not-a-uuid".to_string()]);
         assert!(plan.is_empty());
+    }
+
+    #[test]
+    fn fold_keeps_sent_display() {
+        let a = Uuid::now_v7();
+        let plan = fold_member_ops(&[MemberOp::Add(vec![MemberRef {
+            value: a.to_string(),
+            display: Some("Ada".into()),
+            member_type: None,
+        }])]);
+        assert_eq!(plan.displays.get(&a).map(String::as_str), Some("Ada"));
     }
 
     #[test]

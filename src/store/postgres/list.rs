@@ -226,7 +226,9 @@ fn push_select(
     let descending = query.sort.as_ref().is_some_and(|sort| sort.descending);
     select.push("select r.id, r.resource, r.version, r.created_at, r.last_modified, to_jsonb(");
     key.push(select);
-    select.push(format!(") as sort_key from {table} r where r.directory_id = "));
+    select.push(format!(
+        ") as sort_key from {table} r where r.directory_id = "
+    ));
     select.push_bind(directory);
     filter::push_where(select, kind, query.filter.as_ref())?;
     if let Paging::Cursor(Some(position)) = &query.paging {
@@ -237,7 +239,11 @@ fn push_select(
     key.push(select);
     select.push(format!(" {direction} nulls last, r.id {direction} limit "));
     // One more row than asked tells whether a next page exists.
-    select.push_bind(i64::try_from(query.count).unwrap_or(i64::MAX).saturating_add(1));
+    select.push_bind(
+        i64::try_from(query.count)
+            .unwrap_or(i64::MAX)
+            .saturating_add(1),
+    );
     if let Paging::Index { start_index } = query.paging {
         select.push(" offset ");
         select.push_bind(i64::try_from(start_index.saturating_sub(1)).unwrap_or(i64::MAX));

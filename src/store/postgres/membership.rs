@@ -117,6 +117,7 @@ pub(super) async fn apply_plan(
     let found = resolve_members(tx, directory, &plan.add).await?;
     let mut add_ids = Vec::with_capacity(plan.add.len());
     let mut add_types = Vec::with_capacity(plan.add.len());
+    let mut add_displays: Vec<Option<String>> = Vec::with_capacity(plan.add.len());
     for id in &plan.add {
         match found.get(id) {
             Some(_) if *id == group_id => {
@@ -126,6 +127,7 @@ pub(super) async fn apply_plan(
             Some(member_type) => {
                 add_ids.push(*id);
                 add_types.push(member_type.clone());
+                add_displays.push(plan.displays.get(id).cloned());
             }
             None => {
                 tracing::warn!(directory.id = %directory, group.id = %group_id, member.value = %id,
@@ -162,9 +164,9 @@ pub(super) async fn apply_plan(
     }
     if !add_ids.is_empty() {
         delta.added = sqlx::query_as(
-            r#"insert into group_members (directory_id, group_id, member_id, member_type, added_at)
-               select $1, $2, t.member_id, t.member_type, $5
-               from unnest($3::uuid[], $4::text[]) as t(member_id, member_type)
+            r#"insert into group_members (directory_id, group_id, member_id, member_type, display, added_at)
+               select $1, $2, t.member_id, t.member_type, t.display, $6
+               from unnest($3::uuid[], $4::text[], $5::text[]) as t(member_id, member_type, display)
                on conflict do nothing
                returning member_id, member_type"#,
         )
@@ -172,6 +174,7 @@ pub(super) async fn apply_plan(
         .bind(group_id)
         .bind(&add_ids)
         .bind(&add_types)
+        .bind(&add_displays)
         .bind(at)
         .fetch_all(&mut **tx)
         .await
@@ -217,7 +220,9 @@ pub(super) async fn remove_member_everywhere(
     Ok(records)
 }
 
-/// Loads the members of several groups in one query, in the order they joined.
+/// Loads the members of several groups in one query, in the order they
+/// joined. `display` is what the client sent with the member, if anything,
+/// so that a group reads back as it was written.
 pub(super) async fn load_members<'e, E>(
     executor: E,
     directory: DirectoryId,
@@ -227,13 +232,8 @@ where
     E: sqlx::Executor<'e, Database = Postgres>,
 {
     let rows: Vec<(Uuid, Uuid, String, Option<String>)> = sqlx::query_as(
-        r#"select m.group_id, m.member_id, m.member_type,
-                  coalesce(u.display_name, u.user_name, g.display_name)
+        r#"select m.group_id, m.member_id, m.member_type, m.display
            from group_members m
-           left join users u on m.member_type = 'User'
-                and u.directory_id = m.directory_id and u.id = m.member_id
-           left join groups g on m.member_type = 'Group'
-                and g.directory_id = m.directory_id and g.id = m.member_id
            where m.directory_id = $1 and m.group_id = any($2)
            order by m.group_id, m.added_at, m.member_id"#,
     )
