@@ -248,6 +248,7 @@ fn element_target(elements: &Elements, path: &ResolvedPath) -> Result<Target, Sc
         (Elements::Emails, "primary") => column("e.is_primary", ColumnType::Boolean, true),
         (Elements::Members, "value") => column("m.member_id", ColumnType::Uuid, true),
         (Elements::Members, "type") => column("m.member_type", ColumnType::Text, false),
+        (Elements::Members, "display") => column("m.display", ColumnType::Text, false),
         (Elements::UserGroups, "value") => column("gm.group_id", ColumnType::Uuid, true),
         (Elements::Json(_), name) => {
             let (attr_type, case_exact) = attr_type(path);
