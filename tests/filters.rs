@@ -100,7 +100,7 @@ async fn every_operator_and_form() {
         ("title co \"(lead)\"", vec!["ada"]),
         ("title eq \"mathématicien\"", vec!["émile"]),
         ("displayName eq \"émile borel\"", vec!["émile"]),
-        (&"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department co \"and research\"", vec!["grace"]),
+        ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department co \"and research\"", vec!["grace"]),
         ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"research\"", vec!["ada"]),
         ("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber gt \"15\"", vec!["grace"]),
         ("meta.created gt \"2000-01-01T00:00:00Z\"", vec!["ada", "grace", "émile", "zoe"]),
