@@ -1,5 +1,5 @@
 //! Query plans on PostgreSQL with 100,000 users: the filters identity
-//! providers and applications use must be answered through an index, never
+//! providers and applications use must use an index, never
 //! by scanning every user. These tests read `explain` output; they measure
 //! no time.
 

@@ -23,7 +23,7 @@ use crate::scim::resource::{normalize_resource, take_members};
 use crate::scim::schema::ResourceKind;
 use crate::store::{DirectoryId, IfMatch, PatchResponse};
 
-/// What a successful operation produced.
+/// Result of a successful operation.
 struct Outcome {
     status: StatusCode,
     id: Uuid,

@@ -190,7 +190,7 @@ async fn list_both(
     let user_applies = filter_applies(ResourceKind::User, raw)?;
     let group_applies = filter_applies(ResourceKind::Group, raw)?;
     if !user_applies && !group_applies {
-        // Neither type knows the attribute: report it as for /Users.
+        // Neither type defines the attribute: report it as /Users would.
         ListParams::resolve(ResourceKind::User, raw, 0)?;
     }
 

@@ -27,7 +27,7 @@ pub enum BulkMethod {
 }
 
 impl BulkMethod {
-    /// The method name as responses spell it.
+    /// Returns the method name in upper case, as responses carry it.
     pub fn as_str(self) -> &'static str {
         match self {
             BulkMethod::Post => "POST",

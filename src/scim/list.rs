@@ -30,7 +30,7 @@ pub struct RawListParams {
     pub start_index: Option<i64>,
     /// `count`.
     pub count: Option<i64>,
-    /// `cursor`; an empty string asks for the first page.
+    /// `cursor`; an empty string requests the first page.
     pub cursor: Option<String>,
     /// `attributes`, comma-separated.
     pub attributes: Option<String>,
@@ -144,7 +144,7 @@ impl RawListParams {
         })
     }
 
-    /// Whether the request asks for cursor paging.
+    /// Returns true when the request uses cursor paging.
     pub fn uses_cursor(&self) -> bool {
         self.cursor.is_some()
     }
@@ -159,7 +159,7 @@ pub struct SortKey {
     pub descending: bool,
 }
 
-/// How a list is paged.
+/// Paging mode of a list request.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Paging {
     /// `startIndex` paging (RFC 7644 §3.4.2.4), 1-based.

@@ -30,7 +30,7 @@ pub(super) struct ListRow {
     pub sort_key: Option<Value>,
 }
 
-/// How the order key is computed and compared.
+/// The order key of a list query.
 #[derive(Clone, Debug)]
 enum OrderKey {
     /// `r.created_at`.
@@ -238,7 +238,7 @@ fn push_select(
     select.push(" order by ");
     key.push(select);
     select.push(format!(" {direction} nulls last, r.id {direction} limit "));
-    // One more row than asked tells whether a next page exists.
+    // Fetching one more row than asked shows whether a next page exists.
     select.push_bind(
         i64::try_from(query.count)
             .unwrap_or(i64::MAX)
