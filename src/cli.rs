@@ -84,13 +84,22 @@ pub async fn main() -> ExitCode {
 
 async fn open_store(global: &GlobalArgs, max_connections: u32) -> anyhow::Result<SharedStore> {
     let url = global.database_url()?;
-    let store = store::connect(url.expose(), max_connections)
-        .await
-        .map_err(|err| {
+    let setting = if global.uses_data_dir() {
+        let dir = &global.data_dir;
+        std::fs::create_dir_all(dir).map_err(|err| {
             anyhow::anyhow!(
-                "cannot open the database named by --database-url (DATABASE_URL): {err}"
+                "cannot create the data directory {} (--data-dir, SCIMGATE_DATA_DIR): {err}",
+                dir.display()
             )
         })?;
+        tracing::info!(data_dir = %dir.display(), "using the SQLite database in the data directory");
+        "--data-dir (SCIMGATE_DATA_DIR)"
+    } else {
+        "--database-url (DATABASE_URL)"
+    };
+    let store = store::connect(url.expose(), max_connections)
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot open the database named by {setting}: {err}"))?;
     app::prepare(&store).await?;
     Ok(store)
 }
@@ -120,6 +129,17 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
                 args.listen
             )
         })?;
+    let address = listener.local_addr()?;
+    let base_url = app::scim_base_url(args.public_url.as_ref(), address);
+    match app::create_first_token(&store).await? {
+        Some(secret) => print_first_token(&base_url, &secret),
+        None => tracing::info!(
+            scim.base_url = %base_url,
+            "the store already has tokens, so none was created; to create one, run: \
+             scimgate token create --directory {}",
+            app::DEFAULT_DIRECTORY
+        ),
+    }
     let config = ServerConfig {
         public_url: args.public_url,
         limits: Limits {
@@ -129,6 +149,28 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     };
     app::run(store, config, listener, app::shutdown_signal()).await?;
     Ok(())
+}
+
+/// Prints the first token and the base URL to stdout, once in the life of a
+/// store, framed so that it stands out from the log lines on stderr.
+fn print_first_token(base_url: &str, secret: &str) {
+    let rule = "=".repeat(72);
+    println!("{rule}");
+    println!(
+        "First start: created a SCIM token for the '{}' directory.",
+        app::DEFAULT_DIRECTORY
+    );
+    println!("Enter both values in your identity provider's SCIM settings:");
+    println!();
+    println!("  SCIM Base URL:  {base_url}");
+    println!("  Bearer token:   {secret}");
+    println!();
+    println!("The token is shown only now (scimgate stores only its hash). To create");
+    println!(
+        "another one later, run: scimgate token create --directory {}",
+        app::DEFAULT_DIRECTORY
+    );
+    println!("{rule}");
 }
 
 async fn directory(store: SharedStore, command: DirectoryCommand) -> anyhow::Result<()> {

@@ -70,8 +70,8 @@ impl SqliteStore {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         if url.contains(":memory:") || url.contains("mode=memory") {
             return Err(StoreError::Other(format!(
-                "'{url}' is an in-memory SQLite database, which each pooled connection would see \
-                 separately: name a file instead, for example sqlite://data/scimgate.db?mode=rwc"
+                "'{url}' is an in-memory SQLite database, whose data would be lost when scimgate \
+                 stops: name a file instead, for example sqlite://data/scimgate.db?mode=rwc"
             )));
         }
         let options = SqliteConnectOptions::from_str(url)
