@@ -119,7 +119,10 @@ impl Serve {
             self.seen.push(line);
         }
         let stderr = self.seen.join("\n");
-        assert!(exit.success(), "scimgate exited with {exit}; stderr:\n{stderr}");
+        assert!(
+            exit.success(),
+            "scimgate exited with {exit}; stderr:\n{stderr}"
+        );
         (stdout.join("\n"), stderr)
     }
 }
@@ -203,7 +206,12 @@ async fn first_token_is_created_once(backend: Backend) {
     }
     let mut created = 0;
     for task in tasks {
-        if task.await.expect("task").expect("create first token").is_some() {
+        if task
+            .await
+            .expect("task")
+            .expect("create first token")
+            .is_some()
+        {
             created += 1;
         }
     }
