@@ -13,6 +13,7 @@ pub(crate) mod filter_target;
 pub mod members;
 pub mod postgres;
 pub mod sqlite;
+pub mod transfer;
 
 use std::sync::Arc;
 
@@ -347,6 +348,21 @@ pub trait Store: Send + Sync + 'static {
         id: Uuid,
         if_match: &IfMatch,
     ) -> Result<(), StoreError>;
+
+    /// Reads a directory's users, groups, memberships and change records as
+    /// one consistent snapshot.
+    async fn export_directory(
+        &self,
+        directory: &Directory,
+    ) -> Result<transfer::DirectoryExport, StoreError>;
+    /// Writes an export into the directory `name` in one transaction,
+    /// creating the directory if needed; [`StoreError::Conflict`] if it
+    /// already holds users, groups or change records.
+    async fn import_directory(
+        &self,
+        name: &str,
+        data: &transfer::DirectoryExport,
+    ) -> Result<Directory, StoreError>;
 }
 
 /// A shareable handle to the configured store.

@@ -9,12 +9,13 @@
 //! Without the variable the PostgreSQL variant prints that it was skipped
 //! and passes.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Once;
 
+use chrono::{DateTime, Utc};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::Value;
 use sqlx::postgres::PgPoolOptions;
@@ -253,6 +254,30 @@ impl TestPool {
         }
     }
 
+    /// Runs a query whose one column is a time (timestamptz on PostgreSQL,
+    /// RFC 3339 text on SQLite).
+    pub async fn times(&self, sql: &str) -> Vec<DateTime<Utc>> {
+        match self {
+            TestPool::Sqlite(pool) => {
+                let rows: Vec<String> = sqlx::query_scalar(sql)
+                    .fetch_all(pool)
+                    .await
+                    .unwrap_or_else(|err| panic!("{sql}: {err}"));
+                rows.iter()
+                    .map(|text| {
+                        DateTime::parse_from_rfc3339(text)
+                            .expect("stored time")
+                            .with_timezone(&Utc)
+                    })
+                    .collect()
+            }
+            TestPool::Postgres(pool) => sqlx::query_scalar(sql)
+                .fetch_all(pool)
+                .await
+                .unwrap_or_else(|err| panic!("{sql}: {err}")),
+        }
+    }
+
     /// Change records as `(seq, kind)`, in sequence order.
     pub async fn changes(&self) -> Vec<(i64, String)> {
         let sql = "select seq, kind from changes order by seq";
@@ -334,6 +359,11 @@ impl TestServer {
             shutdown: Some(shutdown),
             handle: Some(handle),
         }
+    }
+
+    /// URL of the server's database.
+    pub fn database_url(&self) -> &str {
+        &self.database.as_ref().expect("database").url
     }
 
     /// Builds a request to `path` under the SCIM base URL with the default token.

@@ -3,6 +3,7 @@
 mod filter;
 mod groups;
 mod membership;
+mod transfer;
 mod users;
 
 use async_trait::async_trait;
@@ -488,5 +489,20 @@ impl Store for PgStore {
         if_match: &IfMatch,
     ) -> Result<(), StoreError> {
         groups::delete(&self.pool, directory, id, if_match).await
+    }
+
+    async fn export_directory(
+        &self,
+        directory: &Directory,
+    ) -> Result<super::transfer::DirectoryExport, StoreError> {
+        transfer::export(&self.pool, directory).await
+    }
+
+    async fn import_directory(
+        &self,
+        name: &str,
+        data: &super::transfer::DirectoryExport,
+    ) -> Result<Directory, StoreError> {
+        transfer::import(&self.pool, name, data).await
     }
 }

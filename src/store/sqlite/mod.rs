@@ -3,11 +3,11 @@
 //!
 //! Storage formats (see `migrations/sqlite`): ids are lowercase hyphenated
 //! uuid text, times are fixed-width RFC 3339 text in UTC with microseconds
-//! ([`Timestamp`]), resources are JSON text.
+//! (`Timestamp`), resources are JSON text.
 //!
 //! Concurrency: the database runs in WAL mode, so readers never wait for
 //! the writer. Every write transaction starts with `begin immediate`
-//! ([`begin_write`]), which takes SQLite's single write lock before the
+//! (`begin_write`), which takes SQLite's single write lock before the
 //! first read. A deferred transaction that reads and then writes would try
 //! to upgrade its read snapshot to the write lock, and SQLite rejects that
 //! upgrade with `SQLITE_BUSY` at once, without waiting, when another
@@ -20,6 +20,7 @@
 mod filter;
 mod groups;
 mod membership;
+mod transfer;
 mod users;
 
 use std::str::FromStr;
@@ -604,6 +605,21 @@ impl Store for SqliteStore {
         if_match: &IfMatch,
     ) -> Result<(), StoreError> {
         groups::delete(&self.pool, directory, id, if_match).await
+    }
+
+    async fn export_directory(
+        &self,
+        directory: &Directory,
+    ) -> Result<super::transfer::DirectoryExport, StoreError> {
+        transfer::export(&self.pool, directory).await
+    }
+
+    async fn import_directory(
+        &self,
+        name: &str,
+        data: &super::transfer::DirectoryExport,
+    ) -> Result<Directory, StoreError> {
+        transfer::import(&self.pool, name, data).await
     }
 }
 
