@@ -34,7 +34,7 @@ pub async fn prepare(store: &SharedStore) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Creates a SCIM token for the `default` directory when the store holds
+/// Creates a SCIM token for the `default` directory when the store contains
 /// no token at all (revoked ones count), and returns its secret. This is
 /// the first start of a new store: afterwards it returns `None`, also when
 /// several servers start at once on one database (the store checks and
@@ -57,7 +57,7 @@ pub async fn create_first_token(store: &SharedStore) -> Result<Option<String>, S
     }))
 }
 
-/// The SCIM base URL (RFC 7644 §1.3) to show operators: `--public-url`
+/// Builds the SCIM base URL (RFC 7644 §1.3) to show operators: `--public-url`
 /// when set, else the listen address, with a loopback address in place of
 /// an unspecified one (`0.0.0.0` or `::`), which no client can connect to.
 pub fn scim_base_url(public_url: Option<&PublicUrl>, listen: SocketAddr) -> String {
@@ -99,33 +99,52 @@ where
     Ok(())
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Returns a future that completes on Ctrl-C or SIGTERM. On Unix the
+/// handlers are installed when this function is called, not when the future
+/// is first polled, because until then a SIGTERM would end the process at
+/// once instead of shutting it down gracefully. Call it before the server
+/// reports that it is listening.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    let signals = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let (interrupt, terminate) = signals;
+            let interrupt = wait_for(interrupt, "SIGINT");
+            let terminate = wait_for(terminate, "SIGTERM");
+            tokio::select! {
+                () = interrupt => {},
+                () = terminate => {},
+            }
+        }
+        #[cfg(not(unix))]
         if let Err(err) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %err, "failed to listen for Ctrl-C");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "failed to listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        tracing::info!("shutdown requested, finishing in-flight requests");
     }
-    tracing::info!("shutdown requested, finishing in-flight requests");
+}
+
+/// Waits for one signal; waits forever if its handler could not be installed.
+#[cfg(unix)]
+async fn wait_for(handler: std::io::Result<tokio::signal::unix::Signal>, name: &str) {
+    match handler {
+        Ok(mut signal) => {
+            signal.recv().await;
+        }
+        Err(err) => {
+            tracing::error!(error = %err, signal = name, "failed to listen for the signal");
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// Returns the default request limits.

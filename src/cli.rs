@@ -180,12 +180,13 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
             request_timeout: Duration::from_secs(args.request_timeout_secs),
         },
     };
-    app::run(store, config, listener, app::shutdown_signal()).await?;
+    let shutdown = app::shutdown_signal();
+    app::run(store, config, listener, shutdown).await?;
     Ok(())
 }
 
 /// Prints the first token and the base URL to stdout, once in the life of a
-/// store, framed so that it stands out from the log lines on stderr.
+/// store, framed so that it is easy to find among the log lines on stderr.
 fn print_first_token(base_url: &str, secret: &str) {
     let rule = "=".repeat(72);
     println!("{rule}");
