@@ -75,7 +75,7 @@ impl GlobalArgs {
 /// Name of the default SQLite file inside `--data-dir`.
 pub const SQLITE_FILE_NAME: &str = "scimgate.db";
 
-/// A `sqlite://` URL that opens the file at `path`, creating it if missing.
+/// Builds a `sqlite://` URL that opens the file at `path`, creating it if missing.
 /// `%`, `?` and `#` are percent-encoded because the URL parser decodes them.
 pub fn sqlite_url(path: &Path) -> String {
     let mut encoded = String::new();

@@ -1,4 +1,4 @@
-//! `/Groups` behaviour over HTTP against a real server and PostgreSQL.
+//! `/Groups` behaviour over HTTP against a real server, on SQLite and PostgreSQL.
 
 #[macro_use]
 mod common;

@@ -1,5 +1,5 @@
 //! Authentication, content negotiation, hostile input and discovery, over
-//! HTTP against a real server and PostgreSQL.
+//! HTTP against a real server, on SQLite and PostgreSQL.
 
 #[macro_use]
 mod common;

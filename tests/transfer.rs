@@ -172,7 +172,7 @@ async fn transfer(from: Backend, to: Backend) {
     );
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(!again.status.success(), "a second import must fail");
-    assert!(stderr.contains("already holds"), "{stderr}");
+    assert!(stderr.contains("already contains"), "{stderr}");
 
     let moved = TestServer::start_on(target).await;
     let source_paths = paths(&source).await;

@@ -1,4 +1,4 @@
-//! `/Users` behaviour over HTTP against a real server and PostgreSQL.
+//! `/Users` behaviour over HTTP against a real server, on SQLite and PostgreSQL.
 
 #[macro_use]
 mod common;

@@ -356,8 +356,8 @@ pub trait Store: Send + Sync + 'static {
         directory: &Directory,
     ) -> Result<transfer::DirectoryExport, StoreError>;
     /// Writes an export into the directory `name` in one transaction,
-    /// creating the directory if needed; [`StoreError::Conflict`] if it
-    /// already holds users, groups or change records.
+    /// creating the directory if needed. Fails with [`StoreError::Conflict`]
+    /// if it already contains users, groups or change records.
     async fn import_directory(
         &self,
         name: &str,

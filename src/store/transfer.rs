@@ -2,12 +2,16 @@
 //! `scimgate import` to move a directory between stores, for example from
 //! SQLite to PostgreSQL.
 //!
-//! What moves: every user and group with its id, attributes, version and
-//! timestamps; every membership with the time it was added; every change
-//! record with its kind, time and data, in sequence order. What does not
-//! move: tokens (create new ones in the target), the directory's id (the
-//! target keeps or creates its own) and the changes' sequence numbers (the
-//! target numbers them after its own, in the same order).
+//! What moves:
+//! - every user and group with its id, attributes, version and timestamps,
+//! - every membership with the time it was added,
+//! - every change record with its kind, time and data, in sequence order.
+//!
+//! What does not move:
+//! - tokens (create new ones in the target),
+//! - the directory's id (the target keeps or creates its own),
+//! - the changes' sequence numbers (the target numbers them in the same
+//!   order, after its own).
 
 use std::collections::HashMap;
 
@@ -143,10 +147,10 @@ impl DirectoryExport {
     }
 }
 
-/// The error an import into a directory that already holds data returns.
+/// Builds the error for an import into a directory that already contains data.
 pub fn not_empty(name: &str) -> StoreError {
     StoreError::Conflict(format!(
-        "directory '{name}' already holds users, groups or changes: import into a new or empty directory"
+        "directory '{name}' already contains users, groups or change records: import into a new or empty directory"
     ))
 }
 

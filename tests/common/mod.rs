@@ -64,8 +64,8 @@ pub enum Backend {
 }
 
 /// Whether the PostgreSQL variants run. When they do not, prints one line
-/// per test binary saying so; it goes straight to the process's stderr,
-/// because the test harness captures `println!` of passing tests.
+/// per test binary saying so. The line goes straight to the process's
+/// stderr, because the test harness captures `println!` of passing tests.
 pub fn postgres_enabled() -> bool {
     static NOTICE: Once = Once::new();
     if postgres_admin_url().is_some() {
@@ -118,13 +118,13 @@ pub struct TestDatabase {
 }
 
 enum Location {
-    /// A folder of its own that holds the SQLite file and its WAL files.
+    /// A folder of its own that contains the SQLite file and its WAL files.
     Sqlite(PathBuf),
     /// A database on the PostgreSQL server, by name.
     Postgres(String),
 }
 
-/// A fresh folder under Cargo's temporary folder for integration tests.
+/// Creates a new folder under Cargo's temporary folder for integration tests.
 pub fn temp_dir(prefix: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("{prefix}-{}", uuid::Uuid::new_v4().simple()));

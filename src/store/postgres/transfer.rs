@@ -111,7 +111,7 @@ pub(super) async fn export(
 }
 
 /// Writes an export into the directory `name`, creating it if needed, in
-/// one transaction; fails if the directory already holds data.
+/// one transaction. Fails if the directory already contains data.
 pub(super) async fn import(
     pool: &PgPool,
     name: &str,

@@ -5,7 +5,7 @@
 //! uuid text, times are fixed-width RFC 3339 text in UTC with microseconds
 //! (`Timestamp`), resources are JSON text.
 //!
-//! Concurrency: the database runs in WAL mode, so readers never wait for
+//! Concurrency: the database runs in WAL mode, so readers do not wait for
 //! the writer. Every write transaction starts with `begin immediate`
 //! (`begin_write`), which takes SQLite's single write lock before the
 //! first read. A deferred transaction that reads and then writes would try
@@ -51,10 +51,10 @@ use crate::scim::patch::{MemberRef, PatchOperation};
 /// match those of `migrations/postgres`.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// How long a connection waits for a lock held by another connection or
+/// How long a connection waits for a lock taken by another connection or
 /// process before the operation fails as unavailable. Write transactions
-/// take milliseconds, so this only runs out when a writer is stuck; it is
-/// shorter than the default request timeout (30 s) so that the caller gets
+/// take milliseconds, so this runs out only when a writer is stuck. It is
+/// shorter than the default request timeout (30 s), so that the caller gets
 /// a store error rather than a timeout.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -101,6 +101,10 @@ impl SqliteStore {
     }
 
     /// Applies pending migrations.
+    ///
+    /// NOTE: sqlx takes no lock around SQLite migrations, so two processes
+    /// that start at the same moment on a new file may both apply them, and
+    /// one of them can fail. Starting that one again succeeds.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR
             .run(&self.pool)
@@ -151,13 +155,13 @@ pub(crate) async fn begin_write(
     pool.begin_with("begin immediate").await.map_err(db_error)
 }
 
-/// The stored form of an id.
+/// Converts an id to its stored form.
 pub(crate) fn id_text(id: Uuid) -> Hyphenated {
     id.hyphenated()
 }
 
-/// A JSON array of ids, bound as one value and read with `json_each`, which
-/// plays the part of PostgreSQL's `= any($1)` arrays.
+/// Encodes ids as a JSON array, bound as one value and read with
+/// `json_each` where the PostgreSQL store binds an array to `= any($1)`.
 pub(crate) fn id_list(ids: &[Uuid]) -> String {
     Value::from_iter(ids.iter().map(|id| Value::from(id.to_string()))).to_string()
 }
@@ -170,7 +174,7 @@ pub(crate) fn id_list(ids: &[Uuid]) -> String {
 pub(crate) struct Timestamp(pub DateTime<Utc>);
 
 impl Timestamp {
-    /// The stored text.
+    /// Formats the stored text.
     pub(crate) fn text(self) -> String {
         self.0.to_rfc3339_opts(SecondsFormat::Micros, true)
     }
