@@ -5,7 +5,8 @@
 //!
 //! - [`scim`]: the protocol (schemas, filters, PATCH, projection, errors),
 //!   pure Rust with no I/O.
-//! - [`store`]: one storage trait and its PostgreSQL implementation.
+//! - [`store`]: one storage trait and its SQLite and PostgreSQL
+//!   implementations.
 //! - [`http`]: the axum router, extractors, error rendering and handlers.
 //! - [`app`]: start-up and graceful shutdown, callable from tests.
 //! - [`cli`] and [`config`]: the `scimgate` command and its settings.

@@ -1,11 +1,19 @@
 //! `POST /Bulk` over HTTP against a real server and PostgreSQL.
 
+#[macro_use]
 mod common;
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use common::{json_body, TestServer};
+use common::{json_body, Backend, TestServer};
+
+on_both_backends!(
+    bulk_creates_group_with_new_members,
+    bulk_reports_errors_per_operation,
+    bulk_fail_on_errors_stops,
+    bulk_limits_and_syntax,
+);
 
 const BULK: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 
@@ -13,9 +21,8 @@ fn bulk(operations: Value) -> Value {
     json!({"schemas": [BULK], "Operations": operations})
 }
 
-#[tokio::test]
-async fn bulk_creates_group_with_new_members() {
-    let server = TestServer::start().await;
+async fn bulk_creates_group_with_new_members(backend: Backend) {
+    let server = TestServer::start(backend).await;
     // The group comes first and refers to users created later in the request.
     let body = bulk(json!([
         {"method": "POST", "path": "/Groups", "bulkId": "eng", "data": {
@@ -91,9 +98,8 @@ async fn bulk_creates_group_with_new_members() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn bulk_reports_errors_per_operation() {
-    let server = TestServer::start().await;
+async fn bulk_reports_errors_per_operation(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let body = bulk(json!([
         {"method": "POST", "path": "/Users", "bulkId": "a", "data": {"userName": "ada@example.com"}},
         {"method": "POST", "path": "/Users", "bulkId": "b", "data": {"userName": "ADA@example.com"}},
@@ -114,9 +120,8 @@ async fn bulk_reports_errors_per_operation() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn bulk_fail_on_errors_stops() {
-    let server = TestServer::start().await;
+async fn bulk_fail_on_errors_stops(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let body = json!({"schemas": [BULK], "failOnErrors": 1, "Operations": [
         {"method": "DELETE", "path": "/Users/00000000-0000-0000-0000-000000000000"},
         {"method": "POST", "path": "/Users", "bulkId": "a", "data": {"userName": "ada@example.com"}}
@@ -128,9 +133,8 @@ async fn bulk_fail_on_errors_stops() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn bulk_limits_and_syntax() {
-    let server = TestServer::start().await;
+async fn bulk_limits_and_syntax(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let operations: Vec<Value> = (0..1001)
         .map(|_| json!({"method": "DELETE", "path": "/Users/x"}))
         .collect();

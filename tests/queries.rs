@@ -1,6 +1,7 @@
 //! Sorting, index and cursor paging, `.search` and service-root queries,
 //! over HTTP against a real server and PostgreSQL.
 
+#[macro_use]
 mod common;
 
 use std::collections::HashSet;
@@ -8,7 +9,16 @@ use std::collections::HashSet;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use common::{json_body, TestServer};
+use common::{json_body, Backend, TestServer};
+
+on_both_backends!(
+    sort_by_attributes,
+    index_pages_with_sort_are_stable,
+    cursor_walk_sees_each_user_once,
+    cursor_errors,
+    search_endpoints,
+    root_queries_span_both_types,
+);
 
 const SEARCH: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 
@@ -42,9 +52,8 @@ async fn create_named(
     created["id"].as_str().unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn sort_by_attributes() {
-    let server = TestServer::start().await;
+async fn sort_by_attributes(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let carol = create_named(&server, "carol@example.com", Some("Baker"), Some(3)).await;
     let alice = create_named(&server, "Alice@example.com", Some("young"), Some(1)).await;
     let bob = create_named(&server, "bob@example.com", None, Some(2)).await;
@@ -77,9 +86,8 @@ async fn sort_by_attributes() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn index_pages_with_sort_are_stable() {
-    let server = TestServer::start().await;
+async fn index_pages_with_sort_are_stable(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let mut created = Vec::new();
     for index in 0..7 {
         // Equal sort keys force the id tie-break.
@@ -112,9 +120,8 @@ async fn index_pages_with_sort_are_stable() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn cursor_walk_sees_each_user_once() {
-    let server = TestServer::start().await;
+async fn cursor_walk_sees_each_user_once(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let mut created = Vec::new();
     for index in 0..9 {
         created.push(create_named(&server, &format!("user{index}@example.com"), None, None).await);
@@ -163,9 +170,8 @@ async fn cursor_walk_sees_each_user_once() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn cursor_errors() {
-    let server = TestServer::start().await;
+async fn cursor_errors(backend: Backend) {
+    let server = TestServer::start(backend).await;
     for index in 0..3 {
         create_named(&server, &format!("user{index}@example.com"), None, None).await;
     }
@@ -213,9 +219,8 @@ async fn cursor_errors() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn search_endpoints() {
-    let server = TestServer::start().await;
+async fn search_endpoints(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let ada = create_named(&server, "ada@example.com", Some("Lovelace"), None).await;
     create_named(&server, "grace@example.com", Some("Hopper"), None).await;
     let group = server.create_group("Analysts", &[&ada]).await;
@@ -250,9 +255,8 @@ async fn search_endpoints() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn root_queries_span_both_types() {
-    let server = TestServer::start().await;
+async fn root_queries_span_both_types(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let ada = create_named(&server, "ada@example.com", None, None).await;
     let group = server.create_group("Analysts", &[&ada]).await;
 

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use crate::scim::patch::{MemberOp, MemberRef};
+use crate::scim::schema::ResourceKind;
+use crate::store::changes::{self, Change, ChangeKind};
 
 /// The net effect of a group's member operations.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -33,6 +35,61 @@ impl MembershipPlan {
     /// A plan that makes `members` the whole membership (PUT, or create).
     pub fn replace_with(members: &[MemberRef]) -> Self {
         fold_member_ops(&[MemberOp::Replace(members.to_vec())])
+    }
+}
+
+/// Members that a plan actually added to and removed from one group, each
+/// with its member type (`User` or `Group`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct MembershipDelta {
+    /// Members that were not in the group before.
+    pub added: Vec<(Uuid, String)>,
+    /// Members that were in the group before.
+    pub removed: Vec<(Uuid, String)>,
+}
+
+impl MembershipDelta {
+    /// Whether the plan changed nothing.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
+
+    /// Puts both lists in an order that does not depend on the database:
+    /// the order `plan` names the members in, and member id order for rows
+    /// removed by `clear_all`. `RETURNING` gives no row order on either
+    /// backend, and change records must come out the same on both.
+    pub fn sort_by_plan(&mut self, plan: &MembershipPlan) {
+        fn positions(ids: &[Uuid]) -> HashMap<Uuid, usize> {
+            ids.iter()
+                .enumerate()
+                .map(|(index, id)| (*id, index))
+                .collect()
+        }
+        let added = positions(&plan.add);
+        let removed = positions(&plan.remove);
+        self.added
+            .sort_by_key(|(id, _)| (added.get(id).copied(), *id));
+        self.removed
+            .sort_by_key(|(id, _)| (removed.get(id).copied(), *id));
+    }
+
+    /// Change records for this delta of group `group_id`: removals first.
+    pub fn changes(&self, group_id: Uuid, group_name: &str) -> Vec<Change> {
+        let record = |kind, (member_id, member_type): &(Uuid, String)| Change {
+            resource_type: ResourceKind::Group,
+            resource_id: group_id,
+            kind,
+            data: changes::member_data(group_id, group_name, *member_id, member_type),
+        };
+        let removed = self
+            .removed
+            .iter()
+            .map(|m| record(ChangeKind::MemberRemoved, m));
+        let added = self
+            .added
+            .iter()
+            .map(|m| record(ChangeKind::MemberAdded, m));
+        removed.chain(added).collect()
     }
 }
 

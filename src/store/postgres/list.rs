@@ -12,11 +12,12 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::db_error;
-use super::filter::{self, resource_target, ColumnType, PathTarget, Target};
+use super::filter;
 use crate::scim::cursor::CursorPosition;
 use crate::scim::error::ScimError;
 use crate::scim::list::{Paging, SortKey};
 use crate::scim::schema::{AttrType, ResourceKind};
+use crate::store::filter_target::{resource_target, ColumnType, PathTarget, Target};
 use crate::store::{DirectoryId, ListQuery, StoreError};
 
 /// One row of a list query.
@@ -131,14 +132,14 @@ impl OrderKey {
                         ("number", "float8")
                     };
                     builder.push("(case when jsonb_typeof(");
-                    Target::push_json(builder, base);
+                    filter::push_json(builder, base);
                     builder.push(format!(") = '{json_type}' then ("));
-                    Target::push_json(builder, base);
+                    filter::push_json(builder, base);
                     builder.push(format!(" #>> '{{}}')::{cast} end)"));
                 }
                 _ => {
                     builder.push(if *case_exact { "(" } else { "lower(" });
-                    Target::push_json(builder, base);
+                    filter::push_json(builder, base);
                     builder.push(" #>> '{}')");
                 }
             },

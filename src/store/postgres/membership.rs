@@ -11,40 +11,8 @@ use super::db_error;
 use crate::scim::render::MemberView;
 use crate::scim::schema::ResourceKind;
 use crate::store::changes::{self, Change, ChangeKind};
-use crate::store::members::MembershipPlan;
+use crate::store::members::{MembershipDelta, MembershipPlan};
 use crate::store::{DirectoryId, StoreError};
-
-/// Members actually added and removed by a plan, with their types.
-#[derive(Debug, Default)]
-pub(super) struct MembershipDelta {
-    pub added: Vec<(Uuid, String)>,
-    pub removed: Vec<(Uuid, String)>,
-}
-
-impl MembershipDelta {
-    pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.removed.is_empty()
-    }
-
-    /// Change records for this delta of group `group_id`.
-    pub fn changes(&self, group_id: Uuid, group_name: &str) -> Vec<Change> {
-        let record = |kind, (member_id, member_type): &(Uuid, String)| Change {
-            resource_type: ResourceKind::Group,
-            resource_id: group_id,
-            kind,
-            data: changes::member_data(group_id, group_name, *member_id, member_type),
-        };
-        let removed = self
-            .removed
-            .iter()
-            .map(|m| record(ChangeKind::MemberRemoved, m));
-        let added = self
-            .added
-            .iter()
-            .map(|m| record(ChangeKind::MemberAdded, m));
-        removed.chain(added).collect()
-    }
-}
 
 /// Locks group rows in id order, the order every writer uses, so that
 /// concurrent writers touching several groups cannot deadlock on them.
@@ -180,6 +148,7 @@ pub(super) async fn apply_plan(
         .await
         .map_err(db_error)?;
     }
+    delta.sort_by_plan(plan);
     Ok(delta)
 }
 
@@ -192,7 +161,7 @@ pub(super) async fn remove_member_everywhere(
     member_type: &str,
     at: DateTime<Utc>,
 ) -> Result<Vec<Change>, StoreError> {
-    let groups: Vec<(Uuid, String)> = sqlx::query_as(
+    let mut groups: Vec<(Uuid, String)> = sqlx::query_as(
         r#"with removed as (
                delete from group_members where directory_id = $1 and member_id = $2
                returning group_id
@@ -208,6 +177,8 @@ pub(super) async fn remove_member_everywhere(
     .fetch_all(&mut **tx)
     .await
     .map_err(db_error)?;
+    // Group id order, so that the change records do not depend on the plan.
+    groups.sort();
     let mut records = Vec::with_capacity(groups.len());
     for (group_id, group_name) in groups {
         records.push(Change {

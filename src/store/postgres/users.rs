@@ -121,7 +121,7 @@ pub(super) async fn create(
     Ok(user)
 }
 
-async fn insert_emails(
+pub(super) async fn insert_emails(
     tx: &mut Transaction<'_, Postgres>,
     directory: DirectoryId,
     id: Uuid,
