@@ -56,7 +56,11 @@ async fn unknown_members_are_skipped(backend: Backend) {
     let body = json_body(server.get(&format!("/Groups/{group}")).await).await;
     assert_eq!(member_ids(&body), vec![ada.clone()]);
     assert_eq!(body["members"][0]["type"], "User");
-    assert_eq!(body["members"][0].get("display"), None, "no display was sent");
+    assert_eq!(
+        body["members"][0].get("display"),
+        None,
+        "no display was sent"
+    );
     assert_eq!(
         body["members"][0]["$ref"],
         format!("{}/Users/{ada}", server.base_url)
