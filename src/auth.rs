@@ -63,13 +63,9 @@ pub fn lookup_prefix(token: &str) -> Option<&str> {
     well_formed.then(|| &digits[..LOOKUP_LEN])
 }
 
-/// Finds the live token of `scope` matching `token`; `None` for an unknown,
-/// revoked or malformed token, or one of another scope.
-pub async fn verify_token(
-    store: &dyn Store,
-    token: &str,
-    scope: TokenScope,
-) -> Result<Option<TokenRecord>, StoreError> {
+/// Finds the live token matching `token`, whatever its scope; `None` for an
+/// unknown, revoked or malformed token.
+pub async fn find_token(store: &dyn Store, token: &str) -> Result<Option<TokenRecord>, StoreError> {
     let Some(prefix) = lookup_prefix(token) else {
         return Ok(None);
     };
@@ -79,11 +75,22 @@ pub async fn verify_token(
     for candidate in candidates {
         // Compare every candidate so timing does not depend on which matched.
         let matches: bool = candidate.hash.ct_eq(&hash).into();
-        if matches && candidate.record.scope == scope {
+        if matches {
             found = Some(candidate.record);
         }
     }
     Ok(found)
+}
+
+/// Finds the live token of `scope` matching `token`; `None` for an unknown,
+/// revoked or malformed token, or one of another scope.
+pub async fn verify_token(
+    store: &dyn Store,
+    token: &str,
+    scope: TokenScope,
+) -> Result<Option<TokenRecord>, StoreError> {
+    let found = find_token(store, token).await?;
+    Ok(found.filter(|record| record.scope == scope))
 }
 
 #[cfg(test)]

@@ -104,15 +104,18 @@ pub struct ServeArgs {
     pub public_url: Option<PublicUrl>,
 
     /// Maximum request body size, in bytes.
-    #[arg(long, env = "SCIMGATE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    #[arg(long, env = "SCIMGATE_MAX_BODY_BYTES", default_value_t = 1024 * 1024,
+          value_parser = |value: &str| parse_positive::<usize>(value, "--max-body-bytes", "SCIMGATE_MAX_BODY_BYTES"))]
     pub max_body_bytes: usize,
 
     /// Time limit for one request, in seconds; slower requests get 503.
-    #[arg(long, env = "SCIMGATE_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    #[arg(long, env = "SCIMGATE_REQUEST_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = |value: &str| parse_positive::<u64>(value, "--request-timeout-secs", "SCIMGATE_REQUEST_TIMEOUT_SECS"))]
     pub request_timeout_secs: u64,
 
     /// Maximum number of database connections in the pool.
-    #[arg(long, env = "SCIMGATE_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    #[arg(long, env = "SCIMGATE_DB_MAX_CONNECTIONS", default_value_t = 10,
+          value_parser = |value: &str| parse_positive::<u32>(value, "--db-max-connections", "SCIMGATE_DB_MAX_CONNECTIONS"))]
     pub db_max_connections: u32,
 }
 
@@ -158,6 +161,19 @@ impl PublicUrl {
     /// Returns the URL without a trailing slash.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// Parses a whole number of at least 1, naming the flag and variable on error.
+fn parse_positive<T>(value: &str, flag: &str, variable: &str) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialOrd + From<u8>,
+{
+    match value.trim().parse::<T>() {
+        Ok(number) if number >= T::from(1) => Ok(number),
+        _ => Err(format!(
+            "'{value}' is not a whole number of at least 1 (set with {flag} or {variable})"
+        )),
     }
 }
 
@@ -239,6 +255,15 @@ mod tests {
             sqlite_url(Path::new("/srv/50%?#/x.db")),
             "sqlite:///srv/50%25%3F%23/x.db?mode=rwc"
         );
+    }
+
+    #[test]
+    fn positive_numbers_name_the_variable() {
+        assert_eq!(parse_positive::<u64>("30", "--a", "A"), Ok(30));
+        let err = parse_positive::<u32>("0", "--db-max-connections", "SCIMGATE_DB_MAX_CONNECTIONS")
+            .unwrap_err();
+        assert!(err.contains("SCIMGATE_DB_MAX_CONNECTIONS"), "{err}");
+        assert!(parse_positive::<usize>("abc", "--a", "A").is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use common::{json_body, Backend, TestServer};
 
 on_both_backends!(
+    crossing_group_adds_all_succeed,
     unknown_members_are_skipped,
     member_display_returned_as_sent,
     patch_returns_group_only_when_asked,
@@ -348,5 +349,36 @@ async fn large_group_member_change(backend: Backend) {
         .count("select count(*) from changes where kind = 'group.member_removed'")
         .await;
     assert_eq!(removed, 1);
+    server.stop().await;
+}
+
+/// Two groups adding each other at the same time lock their rows in
+/// opposite orders; PostgreSQL aborts one of them, and the store retries it.
+async fn crossing_group_adds_all_succeed(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let mut requests = Vec::new();
+    for index in 0..6 {
+        let first = server.create_group(&format!("A{index}"), &[]).await;
+        let second = server.create_group(&format!("B{index}"), &[]).await;
+        for (group, member) in [(first.clone(), second.clone()), (second, first)] {
+            let body =
+                patch(json!([{"op": "add", "path": "members", "value": [{"value": member}]}]));
+            let request = server
+                .request(Method::PATCH, &format!("/Groups/{group}"))
+                .header("content-type", "application/scim+json")
+                .body(body.to_string());
+            requests.push(tokio::spawn(async move {
+                request.send().await.unwrap().status()
+            }));
+        }
+    }
+    for request in requests {
+        assert_eq!(request.await.unwrap(), 204);
+    }
+    let memberships = server
+        .pool
+        .count("select count(*) from group_members")
+        .await;
+    assert_eq!(memberships, 12);
     server.stop().await;
 }

@@ -13,6 +13,9 @@ on_both_backends!(
     missing_token_is_401_with_challenge,
     unknown_and_revoked_tokens_are_401,
     read_scope_token_cannot_push,
+    nul_characters_are_rejected,
+    long_indexed_values_are_rejected,
+    hostile_host_header_is_not_echoed,
     directories_are_isolated,
     content_types_accepted_and_rejected,
     malformed_bodies_are_invalid_syntax,
@@ -82,7 +85,82 @@ async fn read_scope_token_cannot_push(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 401);
+    assert_eq!(response.status(), 403);
+    let error = json_body(response).await;
+    assert!(
+        error["detail"].as_str().unwrap().contains("read scope"),
+        "{error}"
+    );
+    server.stop().await;
+}
+
+async fn nul_characters_are_rejected(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let body = json!({"userName": "a\u{0}b"});
+    let response = server.send(Method::POST, "/Users", &body).await;
+    assert_eq!(response.status(), 400);
+    let error = json_body(response).await;
+    assert_eq!(error["scimType"], "invalidValue");
+    assert!(
+        error["detail"].as_str().unwrap().contains("/userName"),
+        "{error}"
+    );
+
+    let response = server
+        .request(Method::GET, "/Users")
+        .query(&[("filter", "userName eq \"a\\u0000\"")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(json_body(response).await["scimType"], "invalidFilter");
+    server.stop().await;
+}
+
+async fn long_indexed_values_are_rejected(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let long = "x".repeat(4000);
+    for body in [
+        json!({"userName": long}),
+        json!({"userName": "a", "externalId": long}),
+        json!({"userName": "b", "emails": [{"value": long}]}),
+    ] {
+        let response = server.send(Method::POST, "/Users", &body).await;
+        assert_eq!(response.status(), 400);
+        assert_eq!(json_body(response).await["scimType"], "invalidValue");
+    }
+    let response = server
+        .send(Method::POST, "/Groups", &json!({"displayName": long}))
+        .await;
+    assert_eq!(response.status(), 400);
+    let users = json_body(server.get("/Users").await).await;
+    assert_eq!(users["totalResults"], 0);
+    server.stop().await;
+}
+
+async fn hostile_host_header_is_not_echoed(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let body = json!({"userName": "ada@example.com"});
+    let response = server
+        .request(Method::POST, "/Users")
+        .header("content-type", "application/scim+json")
+        .header("host", "\"><script>")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let location = response
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        location.starts_with("http://localhost/scim/v2/Users/"),
+        "{location}"
+    );
     server.stop().await;
 }
 

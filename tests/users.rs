@@ -9,6 +9,9 @@ use serde_json::{json, Value};
 use common::{json_body, Backend, TestServer};
 
 on_both_backends!(
+    schemas_cannot_be_patched,
+    user_without_active_is_active,
+    email_without_value_is_filterable,
     create_returns_location_and_etag,
     user_name_unique_ignoring_case,
     put_ignores_id_and_meta,
@@ -458,5 +461,97 @@ async fn projection_on_reads(backend: Backend) {
     .await;
     assert_eq!(user.get("active"), None);
     assert_eq!(user["userName"], "ada@example.com");
+    server.stop().await;
+}
+
+async fn schemas_cannot_be_patched(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let id = server.create_user("ada@example.com").await;
+    let body = patch(json!([{"op": "replace", "path": "schemas", "value": ["urn:x"]}]));
+    let response = server
+        .send(Method::PATCH, &format!("/Users/{id}"), &body)
+        .await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(json_body(response).await["scimType"], "mutability");
+    let user = json_body(
+        server
+            .get(&format!("/Users/{id}?excludedAttributes=schemas"))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        user["schemas"],
+        json!(["urn:ietf:params:scim:schemas:core:2.0:User"])
+    );
+    server.stop().await;
+}
+
+async fn user_without_active_is_active(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let body = json!({"userName": "noactive@example.com"});
+    let user = json_body(server.send(Method::POST, "/Users", &body).await).await;
+    assert_eq!(user["active"], true);
+    let id = user["id"].as_str().unwrap().to_owned();
+    let found = json_body(
+        server
+            .request(Method::GET, "/Users")
+            .query(&[("filter", "active eq true")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(found["totalResults"], 1);
+
+    // Deactivate, then a PUT without `active` makes the user active again,
+    // and the stored resource says so.
+    let off = patch(json!([{"op": "replace", "path": "active", "value": false}]));
+    server
+        .send(Method::PATCH, &format!("/Users/{id}"), &off)
+        .await;
+    let user = json_body(
+        server
+            .send(Method::PUT, &format!("/Users/{id}"), &body)
+            .await,
+    )
+    .await;
+    assert_eq!(user["active"], true);
+    let kinds = server.change_kinds().await;
+    assert_eq!(
+        kinds,
+        vec!["user.created", "user.deactivated", "user.reactivated"]
+    );
+    server.stop().await;
+}
+
+async fn email_without_value_is_filterable(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let body = json!({"userName": "novalue@example.com", "emails": [{"type": "work"}]});
+    assert_eq!(
+        server.send(Method::POST, "/Users", &body).await.status(),
+        201
+    );
+    for filter in ["emails.type eq \"work\"", "emails[type eq \"work\"]"] {
+        let found = json_body(
+            server
+                .request(Method::GET, "/Users")
+                .query(&[("filter", filter)])
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(found["totalResults"], 1, "filter {filter}");
+    }
+    let found = json_body(
+        server
+            .request(Method::GET, "/Users")
+            .query(&[("filter", "emails.value pr")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(found["totalResults"], 0);
     server.stop().await;
 }

@@ -20,6 +20,9 @@ pub enum ApiError {
     /// 401: missing, malformed, unknown or revoked bearer token.
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// 403: a valid token that may not make this request.
+    #[error("{0}")]
+    Forbidden(&'static str),
     /// 404: unknown resource or endpoint.
     #[error("{0}")]
     NotFound(String),
@@ -41,6 +44,12 @@ pub enum ApiError {
     /// 503: the database is unreachable or a transaction was aborted.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// 503: the request did not finish within the configured time limit.
+    #[error("the request did not complete within {0} seconds; retry it")]
+    TimedOut(u64),
+    /// 503: the transaction kept colliding with concurrent ones.
+    #[error("transaction aborted by concurrent ones: {0}")]
+    Conflicting(String),
     /// 500: anything else. The message is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -67,13 +76,16 @@ impl ApiError {
                 StatusCode::from_u16(err.status).unwrap_or(StatusCode::BAD_REQUEST)
             }
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Conflicting(_) | ApiError::TimedOut(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -92,6 +104,10 @@ impl ApiError {
         match self {
             ApiError::Unavailable(_) => {
                 "the database is unavailable; retry the request later".to_owned()
+            }
+            ApiError::Conflicting(_) => {
+                "the request collided with concurrent changes to the same resources; retry it"
+                    .to_owned()
             }
             ApiError::Internal(_) => "internal server error".to_owned(),
             ApiError::MethodNotAllowed => {
@@ -126,6 +142,7 @@ impl From<StoreError> for ApiError {
             )),
             StoreError::Invalid(err) => ApiError::Scim(err),
             StoreError::Unavailable(message) => ApiError::Unavailable(message),
+            StoreError::Aborted(message) => ApiError::Conflicting(message),
             StoreError::Other(message) => ApiError::Internal(message),
         }
     }
@@ -136,7 +153,9 @@ impl IntoResponse for ApiError {
         let status = self.status();
         match &self {
             ApiError::Internal(message) => tracing::error!(error = %message, "request failed"),
-            ApiError::Unavailable(message) => tracing::warn!(error = %message, "request failed"),
+            ApiError::Unavailable(message) | ApiError::Conflicting(message) => {
+                tracing::warn!(error = %message, "request failed")
+            }
             _ => {
                 tracing::debug!(status = status.as_u16(), detail = %self.detail(), "request rejected")
             }
@@ -188,6 +207,7 @@ mod tests {
             (ScimError::mutability("m").into(), 400, Some("mutability")),
             (ScimError::uniqueness("u").into(), 409, Some("uniqueness")),
             (ApiError::Unauthorized("no token"), 401, None),
+            (ApiError::Forbidden("read scope"), 403, None),
             (ApiError::NotFound("x".into()), 404, None),
             (ApiError::MethodNotAllowed, 405, None),
             (ApiError::Conflict("taken".into()), 409, Some("uniqueness")),
@@ -195,6 +215,8 @@ mod tests {
             (ApiError::PayloadTooLarge("big".into()), 413, None),
             (ApiError::UnsupportedMediaType("xml".into()), 415, None),
             (ApiError::Unavailable("down".into()), 503, None),
+            (ApiError::Conflicting("deadlock".into()), 503, None),
+            (ApiError::TimedOut(30), 503, None),
             (ApiError::Internal("boom".into()), 500, None),
         ]
     }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::error::ApiError;
 use super::AppState;
-use crate::auth::verify_token;
+use crate::auth::find_token;
 use crate::scim::error::ScimError;
 use crate::store::{DirectoryId, IfMatch, TokenScope};
 
@@ -47,11 +47,17 @@ where
                 ))
             }
         };
-        let record = verify_token(state.store.as_ref(), token, TokenScope::Scim)
-            .await?
-            .ok_or(ApiError::Unauthorized(
-                "the bearer token is unknown or revoked",
-            ))?;
+        let record =
+            find_token(state.store.as_ref(), token)
+                .await?
+                .ok_or(ApiError::Unauthorized(
+                    "the bearer token is unknown or revoked",
+                ))?;
+        if record.scope != TokenScope::Scim {
+            return Err(ApiError::Forbidden(
+                "this token has the read scope, for the application API; SCIM requests need a token created with 'scimgate token create --scope scim'",
+            ));
+        }
 
         tracing::Span::current()
             .record("directory.id", tracing::field::display(record.directory_id));
@@ -85,13 +91,23 @@ where
                     .headers
                     .get(HOST)
                     .and_then(|host| host.to_str().ok())
-                    .filter(|host| !host.is_empty() && host.bytes().all(|b| b.is_ascii_graphic()))
+                    .filter(|host| is_host(host))
                     .unwrap_or("localhost");
                 format!("http://{host}")
             }
         };
         Ok(BaseUrl(format!("{origin}{}", super::SCIM_BASE_PATH)))
     }
+}
+
+/// Whether a Host header value is a host name or address with an optional
+/// port, so that it can go into links unescaped.
+fn is_host(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 255
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
 }
 
 /// A JSON object body sent as `application/scim+json` or `application/json`.
@@ -129,7 +145,34 @@ where
         if !value.is_object() {
             return Err(ScimError::invalid_syntax("the request body must be a JSON object").into());
         }
+        if let Some(location) = find_nul(&value, "") {
+            // Databases cannot store text containing U+0000.
+            return Err(ScimError::invalid_value(format!(
+                "the value at '{location}' contains the NUL character (\\u0000), which is not allowed"
+            ))
+            .into());
+        }
         Ok(ScimJson(value))
+    }
+}
+
+/// Returns the JSON Pointer of the first key or string containing U+0000.
+fn find_nul(value: &Value, location: &str) -> Option<String> {
+    match value {
+        Value::String(text) if text.contains('\0') => Some(location.to_owned()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| find_nul(item, &format!("{location}/{index}"))),
+        Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            let child = format!("{location}/{}", key.replace('~', "~0").replace('/', "~1"));
+            if key.contains('\0') {
+                Some(child)
+            } else {
+                find_nul(item, &child)
+            }
+        }),
+        _ => None,
     }
 }
 

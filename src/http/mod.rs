@@ -13,12 +13,11 @@ mod users;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{StatusCode, Uri};
+use axum::http::Uri;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::PublicUrl;
@@ -92,9 +91,9 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
+        .layer(axum::middleware::from_fn_with_state(
             limits.request_timeout,
+            time_limit,
         ))
         .layer(
             TraceLayer::new_for_http()
@@ -127,6 +126,19 @@ fn log_response(response: &axum::response::Response, latency: Duration, _span: &
     let status = response.status().as_u16();
     let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
     tracing::info!(http.status = status, latency_ms, "request completed");
+}
+
+/// Ends a request that runs longer than the configured limit with a SCIM
+/// 503 error; dropping the handler rolls back its open transaction.
+async fn time_limit(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::TimedOut(limit.as_secs()).into_response(),
+    }
 }
 
 async fn not_found(uri: Uri) -> ApiError {

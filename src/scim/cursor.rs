@@ -99,6 +99,12 @@ pub fn decode_cursor(cursor: &str, query: &str, now: i64) -> Result<CursorPositi
     if token.c != checksum(&token.q, token.t, &token.p) {
         return Err(invalid_cursor("it was altered"));
     }
+    if token.p.key.as_str().is_some_and(|key| key.contains('\0'))
+        || token.p.key.is_object()
+        || token.p.key.is_array()
+    {
+        return Err(invalid_cursor("it was altered"));
+    }
     if token.q != query {
         return Err(invalid_cursor(
             "it belongs to a query with another filter or sort order",

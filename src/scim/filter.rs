@@ -144,7 +144,29 @@ pub enum Filter {
 /// does not fit the attribute type, or a value of the wrong JSON type is an
 /// `invalidFilter` error, whose detail gives the 0-based character position.
 pub fn parse_filter(kind: ResourceKind, input: &str) -> Result<Filter, ScimError> {
-    parser::parse(kind, input)
+    let filter = parser::parse(kind, input)?;
+    if filter.has_nul_value() {
+        // Databases cannot store or compare text containing U+0000.
+        return Err(ScimError::invalid_filter(
+            "filter values must not contain the NUL character (\\u0000)",
+        ));
+    }
+    Ok(filter)
+}
+
+impl Filter {
+    /// Returns true when a compared string contains U+0000.
+    fn has_nul_value(&self) -> bool {
+        match self {
+            Filter::Compare { value, .. } => value.as_str().is_some_and(|text| text.contains('\0')),
+            Filter::Present(_) => false,
+            Filter::And(left, right) | Filter::Or(left, right) => {
+                left.has_nul_value() || right.has_nul_value()
+            }
+            Filter::Not(inner) => inner.has_nul_value(),
+            Filter::ValuePath { filter, .. } => filter.has_nul_value(),
+        }
+    }
 }
 
 /// Parses `attr[filter]` optionally followed by `.subAttr`, the PATCH path

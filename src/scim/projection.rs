@@ -95,7 +95,9 @@ impl Projection {
             *fields = kept;
         } else {
             for path in &self.exclude {
-                remove_path(fields, path);
+                if path.extension || !path.attr.eq_ignore_ascii_case("schemas") {
+                    remove_path(fields, path);
+                }
             }
         }
     }

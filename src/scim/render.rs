@@ -70,8 +70,12 @@ pub fn render_resource(
     out.insert("schemas".into(), Value::from(schemas));
     out.insert("id".into(), Value::String(meta.id.clone()));
     if let Value::Object(fields) = attributes {
+        // Server-owned keys never come from stored attributes.
+        let owned = ["schemas", "id", "meta", "members", "groups"];
         for (key, value) in fields {
-            out.insert(key.clone(), value.clone());
+            if !owned.iter().any(|name| key.eq_ignore_ascii_case(name)) {
+                out.insert(key.clone(), value.clone());
+            }
         }
     }
     if let Some(members) = members {

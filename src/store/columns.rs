@@ -17,7 +17,7 @@ pub struct UserColumns {
     pub display_name: Option<String>,
     /// `active`; a user without the attribute counts as active.
     pub active: bool,
-    /// Every `emails` element that has a string `value`.
+    /// Every `emails` element (an object), with `""` for a missing value.
     pub emails: Vec<EmailColumns>,
 }
 
@@ -41,6 +41,22 @@ pub struct GroupColumns {
     pub external_id: Option<String>,
 }
 
+/// Maximum length in bytes of a value copied into an indexed column. A
+/// PostgreSQL b-tree entry must fit in about 2.7 KB, and real user names,
+/// external ids, display names and addresses are far shorter.
+pub const MAX_INDEXED_BYTES: usize = 1024;
+
+/// Fails when `value` of `attribute` is too long to index.
+fn check_length(attribute: &str, value: Option<&str>) -> Result<(), ScimError> {
+    match value {
+        Some(text) if text.len() > MAX_INDEXED_BYTES => Err(ScimError::invalid_value(format!(
+            "attribute '{attribute}' is {} bytes long; the maximum is {MAX_INDEXED_BYTES}",
+            text.len()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn string_field(resource: &Value, name: &str) -> Option<String> {
     resource
         .get(name)
@@ -48,11 +64,17 @@ fn string_field(resource: &Value, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Removes `password`: scimgate accepts it (it is write-only) but never
-/// stores, returns or logs it.
-pub fn strip_password(resource: &mut Value) {
+/// Prepares a user's attributes for storage. Removes `password`, which
+/// scimgate accepts (it is write-only) but never stores, returns or logs.
+/// Sets `active` to true when it is absent, because a user without the
+/// attribute counts as active: the stored and returned resource then say
+/// what filters and change records assume.
+pub fn prepare_user_attributes(resource: &mut Value) {
     if let Value::Object(fields) = resource {
         fields.retain(|key, _| !key.eq_ignore_ascii_case("password"));
+        if !fields.contains_key("active") {
+            fields.insert("active".into(), Value::Bool(true));
+        }
     }
 }
 
@@ -61,14 +83,17 @@ pub fn user_columns(resource: &Value) -> Result<UserColumns, ScimError> {
     let user_name = string_field(resource, "userName")
         .filter(|name| !name.trim().is_empty())
         .ok_or_else(|| ScimError::invalid_value("attribute 'userName' is required"))?;
-    let emails = resource
+    let emails: Vec<EmailColumns> = resource
         .get("emails")
         .and_then(Value::as_array)
         .map(|elements| {
             elements
                 .iter()
                 .filter_map(|element| {
-                    let value = element.get("value")?.as_str()?.to_owned();
+                    element.as_object()?;
+                    // An element without a value still matches filters on
+                    // its type or primary flag; its value is stored as "".
+                    let value = string_field(element, "value").unwrap_or_default();
                     Some(EmailColumns {
                         value,
                         email_type: string_field(element, "type"),
@@ -78,10 +103,19 @@ pub fn user_columns(resource: &Value) -> Result<UserColumns, ScimError> {
                 .collect()
         })
         .unwrap_or_default();
+    let external_id = string_field(resource, "externalId");
+    let display_name = string_field(resource, "displayName");
+    check_length("userName", Some(&user_name))?;
+    check_length("externalId", external_id.as_deref())?;
+    check_length("displayName", display_name.as_deref())?;
+    for email in &emails {
+        check_length("emails.value", Some(&email.value))?;
+        check_length("emails.type", email.email_type.as_deref())?;
+    }
     Ok(UserColumns {
         user_name,
-        external_id: string_field(resource, "externalId"),
-        display_name: string_field(resource, "displayName"),
+        external_id,
+        display_name,
         active: resource
             .get("active")
             .and_then(Value::as_bool)
@@ -95,9 +129,12 @@ pub fn group_columns(resource: &Value) -> Result<GroupColumns, ScimError> {
     let display_name = string_field(resource, "displayName")
         .filter(|name| !name.trim().is_empty())
         .ok_or_else(|| ScimError::invalid_value("attribute 'displayName' is required"))?;
+    let external_id = string_field(resource, "externalId");
+    check_length("displayName", Some(&display_name))?;
+    check_length("externalId", external_id.as_deref())?;
     Ok(GroupColumns {
         display_name,
-        external_id: string_field(resource, "externalId"),
+        external_id,
     })
 }
 
@@ -120,12 +157,41 @@ mod tests {
         assert!(!columns.active);
         assert_eq!(
             columns.emails,
-            vec![EmailColumns {
-                value: "a@example.com".into(),
-                email_type: Some("work".into()),
-                primary: true
-            }]
+            vec![
+                EmailColumns {
+                    value: "a@example.com".into(),
+                    email_type: Some("work".into()),
+                    primary: true
+                },
+                EmailColumns {
+                    value: String::new(),
+                    email_type: Some("home".into()),
+                    primary: false
+                }
+            ]
         );
+    }
+
+    #[test]
+    fn long_indexed_values_rejected() {
+        let long = "x".repeat(MAX_INDEXED_BYTES + 1);
+        for resource in [
+            json!({"userName": long}),
+            json!({"userName": "a", "externalId": long}),
+            json!({"userName": "a", "emails": [{"value": long}]}),
+        ] {
+            let err = user_columns(&resource).unwrap_err();
+            assert_eq!(err.status, 400, "{resource}");
+        }
+        let err = group_columns(&json!({"displayName": long})).unwrap_err();
+        assert!(err.detail.contains("displayName"), "{}", err.detail);
+    }
+
+    #[test]
+    fn prepare_sets_active_and_drops_password() {
+        let mut resource = json!({"userName": "a", "PassWord": "secret"});
+        prepare_user_attributes(&mut resource);
+        assert_eq!(resource, json!({"userName": "a", "active": true}));
     }
 
     #[test]

@@ -217,6 +217,10 @@ pub enum StoreError {
     /// The database could not be reached or timed out.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The database aborted the transaction because of a concurrent one (a
+    /// deadlock or serialization failure). Retrying it may succeed.
+    #[error("transaction aborted by a concurrent one: {0}")]
+    Aborted(String),
     /// Any other database failure.
     #[error("{0}")]
     Other(String),

@@ -23,6 +23,12 @@ pub(super) fn apply_operation(
     operation: &PatchOperation,
 ) -> Result<(), ScimError> {
     match &operation.path {
+        Some(path) if !path.attr.extension && path.attr.attr.eq_ignore_ascii_case("schemas") => {
+            // The server derives `schemas` from the attributes present.
+            Err(ScimError::mutability(
+                "attribute 'schemas' is set by the server and cannot be changed",
+            ))
+        }
         Some(path) => apply_at_path(resource, operation.op, path, operation.value.as_ref(), true),
         None => apply_without_path(kind, resource, operation.op, operation.value.as_ref()),
     }
@@ -468,7 +474,12 @@ impl Edit<'_> {
         };
 
         if matched.is_empty() {
-            let Some(mut created) = equality_terms(filter) else {
+            // Setting a sub-attribute that the filter itself compares, as in
+            // `emails[type eq "work"].type`, would create an element that the
+            // filter does not select, so that is a noTarget error too.
+            let created = equality_terms(filter)
+                .filter(|terms| sub.is_none_or(|sub| !terms.contains_key(sub)));
+            let Some(mut created) = created else {
                 return Err(ScimError::no_target(format!(
                     "no value of '{}' matches the filter in '{}'",
                     self.target.attr, self.path_text

@@ -292,6 +292,20 @@ fn patch_filter_creates_missing_element() {
 }
 
 #[test]
+fn patch_schemas_is_rejected() {
+    let err = patch_error(json!([{"op": "replace", "path": "schemas", "value": ["urn:x"]}]));
+    assert_eq!(err.scim_type, Some(ScimType::Mutability));
+}
+
+#[test]
+fn patch_filter_on_own_sub_attribute_no_target() {
+    let err = patch_error(json!([
+        {"op": "replace", "path": "emails[type eq \"pager\"].type", "value": "other"}
+    ]));
+    assert_eq!(err.scim_type, Some(ScimType::NoTarget));
+}
+
+#[test]
 fn patch_filter_no_match_no_target() {
     let err = patch_error(json!([
         {"op": "replace", "path": "emails[value co \"nomatch\"].type", "value": "work"}

@@ -75,9 +75,39 @@ pub(crate) fn db_error(err: sqlx::Error) -> StoreError {
             StoreError::Unavailable(err.to_string())
         }
         sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40001" | "40P01")) => {
-            StoreError::Unavailable(format!("transaction aborted by a concurrent one: {db}"))
+            StoreError::Aborted(db.to_string())
         }
         _ => StoreError::Other(err.to_string()),
+    }
+}
+
+/// Attempts of a write transaction that the database aborts for a deadlock.
+const MAX_ATTEMPTS: u32 = 4;
+
+/// Runs a write transaction again when PostgreSQL aborts it for a deadlock
+/// or serialization failure. Writers lock rows in a fixed order where they
+/// can, but a group that adds another group as a member while that group
+/// adds the first one cannot avoid crossing locks, and PostgreSQL resolves
+/// that by aborting one of them.
+pub(crate) async fn retry_aborted<T, F, Fut>(mut attempt: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut attempts = 1;
+    loop {
+        match attempt().await {
+            Err(StoreError::Aborted(message)) if attempts < MAX_ATTEMPTS => {
+                tracing::debug!(attempt = attempts, error = %message, "retrying an aborted transaction");
+                let jitter = u64::from(rand::random::<u8>() % 20);
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    5 * u64::from(attempts) + jitter,
+                ))
+                .await;
+                attempts += 1;
+            }
+            other => return other,
+        }
     }
 }
 
@@ -379,7 +409,7 @@ impl Store for PgStore {
         directory: DirectoryId,
         attributes: Value,
     ) -> Result<StoredResource, StoreError> {
-        users::create(&self.pool, directory, attributes).await
+        retry_aborted(|| users::create(&self.pool, directory, attributes.clone())).await
     }
 
     async fn get_user(
@@ -405,7 +435,12 @@ impl Store for PgStore {
         attributes: Value,
         if_match: &IfMatch,
     ) -> Result<StoredResource, StoreError> {
-        users::update(&self.pool, directory, id, if_match, |_| Ok(attributes)).await
+        retry_aborted(|| {
+            users::update(&self.pool, directory, id, if_match, |_| {
+                Ok(attributes.clone())
+            })
+        })
+        .await
     }
 
     async fn patch_user(
@@ -415,10 +450,12 @@ impl Store for PgStore {
         operations: &[PatchOperation],
         if_match: &IfMatch,
     ) -> Result<StoredResource, StoreError> {
-        users::update(&self.pool, directory, id, if_match, |current| {
-            let mut patched = current.clone();
-            crate::scim::patch::apply_user_patch(&mut patched, operations)?;
-            Ok(patched)
+        retry_aborted(|| {
+            users::update(&self.pool, directory, id, if_match, |current| {
+                let mut patched = current.clone();
+                crate::scim::patch::apply_user_patch(&mut patched, operations)?;
+                Ok(patched)
+            })
         })
         .await
     }
@@ -429,7 +466,7 @@ impl Store for PgStore {
         id: Uuid,
         if_match: &IfMatch,
     ) -> Result<(), StoreError> {
-        users::delete(&self.pool, directory, id, if_match).await
+        retry_aborted(|| users::delete(&self.pool, directory, id, if_match)).await
     }
 
     async fn create_group(
@@ -438,7 +475,8 @@ impl Store for PgStore {
         attributes: Value,
         members: Vec<MemberRef>,
     ) -> Result<StoredResource, StoreError> {
-        groups::create(&self.pool, directory, attributes, members).await
+        retry_aborted(|| groups::create(&self.pool, directory, attributes.clone(), members.clone()))
+            .await
     }
 
     async fn get_group(
@@ -467,12 +505,14 @@ impl Store for PgStore {
         if_match: &IfMatch,
     ) -> Result<StoredResource, StoreError> {
         let response = PatchResponse::Resource { with_members: true };
-        let updated = groups::update(&self.pool, directory, id, if_match, response, |_| {
-            let plan = members
-                .as_deref()
-                .map(super::members::MembershipPlan::replace_with)
-                .unwrap_or_default();
-            Ok((attributes, plan))
+        let plan = members
+            .as_deref()
+            .map(super::members::MembershipPlan::replace_with)
+            .unwrap_or_default();
+        let updated = retry_aborted(|| {
+            groups::update(&self.pool, directory, id, if_match, response, |_| {
+                Ok((attributes.clone(), plan.clone()))
+            })
         })
         .await?;
         updated.ok_or(StoreError::NotFound)
@@ -486,10 +526,12 @@ impl Store for PgStore {
         if_match: &IfMatch,
         response: PatchResponse,
     ) -> Result<Option<StoredResource>, StoreError> {
-        groups::update(&self.pool, directory, id, if_match, response, |current| {
-            let mut patched = current.clone();
-            let member_ops = crate::scim::patch::apply_group_patch(&mut patched, operations)?;
-            Ok((patched, super::members::fold_member_ops(&member_ops)))
+        retry_aborted(|| {
+            groups::update(&self.pool, directory, id, if_match, response, |current| {
+                let mut patched = current.clone();
+                let member_ops = crate::scim::patch::apply_group_patch(&mut patched, operations)?;
+                Ok((patched, super::members::fold_member_ops(&member_ops)))
+            })
         })
         .await
     }
@@ -500,7 +542,7 @@ impl Store for PgStore {
         id: Uuid,
         if_match: &IfMatch,
     ) -> Result<(), StoreError> {
-        groups::delete(&self.pool, directory, id, if_match).await
+        retry_aborted(|| groups::delete(&self.pool, directory, id, if_match)).await
     }
 
     async fn export_directory(

@@ -9,7 +9,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{db_error, is_unique_violation, users::insert_emails};
-use crate::store::columns::{group_columns, strip_password, user_columns};
+use crate::store::columns::{group_columns, prepare_user_attributes, user_columns};
 use crate::store::transfer::{
     not_empty, DirectoryExport, ExportedChange, ExportedGroup, ExportedMember, ExportedResource,
     EXPORT_FORMAT,
@@ -167,7 +167,7 @@ async fn insert_users(
 ) -> Result<(), StoreError> {
     for user in users {
         let mut attributes = user.attributes.clone();
-        strip_password(&mut attributes);
+        prepare_user_attributes(&mut attributes);
         let columns = user_columns(&attributes)?;
         sqlx::query(
             r#"insert into users (directory_id, id, user_name, external_id, display_name, active,

@@ -16,7 +16,7 @@ use super::{
 use crate::scim::render::{render_resource, GroupView, ResourceMeta};
 use crate::scim::schema::ResourceKind;
 use crate::store::changes::{self, Change, ChangeKind};
-use crate::store::columns::{strip_password, user_columns, UserColumns};
+use crate::store::columns::{prepare_user_attributes, user_columns, UserColumns};
 use crate::store::{DirectoryId, IfMatch, ListQuery, Page, StoreError, StoredResource};
 
 #[derive(sqlx::FromRow)]
@@ -75,7 +75,7 @@ pub(super) async fn create(
     directory: DirectoryId,
     mut attributes: Value,
 ) -> Result<StoredResource, StoreError> {
-    strip_password(&mut attributes);
+    prepare_user_attributes(&mut attributes);
     let columns = user_columns(&attributes)?;
     let id = Uuid::now_v7();
     let at = now();
@@ -275,7 +275,7 @@ where
     if_match.check(row.version)?;
 
     let mut attributes = compute(&row.resource.0)?;
-    strip_password(&mut attributes);
+    prepare_user_attributes(&mut attributes);
     let columns = user_columns(&attributes)?;
     let mut groups = load_groups(&mut *tx, directory, &[id]).await?;
     let groups = groups.remove(&id).unwrap_or_default();
