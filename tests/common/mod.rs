@@ -60,6 +60,8 @@ pub struct TestServer {
     pub store: SharedStore,
     /// A pool on the test database, for inspecting rows.
     pub pool: PgPool,
+    /// URL of the test database, for starting more servers on it.
+    pub database_url: String,
     database: String,
     shutdown: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<std::io::Result<()>>>,
@@ -68,6 +70,11 @@ pub struct TestServer {
 impl TestServer {
     /// Creates a database, migrates it and starts a server on 127.0.0.1:0.
     pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Like [`TestServer::start`], with settings changed by `configure`.
+    pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let admin = admin_url();
         let database = format!("scimgate_test_{}", uuid::Uuid::new_v4().simple());
         let mut connection = PgConnection::connect(&admin).await.unwrap_or_else(|err| {
@@ -80,8 +87,10 @@ impl TestServer {
         connection.close().await.ok();
 
         let url = with_database(&admin, &database);
+        // The server's background workers hold one connection for change
+        // notifications and briefly use others, besides the requests.
         let pool = PgPoolOptions::new()
-            .max_connections(5)
+            .max_connections(10)
             .connect(&url)
             .await
             .expect("connect test database");
@@ -96,13 +105,14 @@ impl TestServer {
             .expect("bind");
         let origin = format!("http://{}", listener.local_addr().expect("address"));
         let (shutdown, stopped) = oneshot::channel::<()>();
-        let config = ServerConfig {
-            public_url: None,
+        let mut config = ServerConfig {
             limits: scimgate::http::Limits {
                 max_body_bytes: 64 * 1024,
                 request_timeout: std::time::Duration::from_secs(30),
             },
+            ..ServerConfig::default()
         };
+        configure(&mut config);
         let handle = tokio::spawn(app::run(store.clone(), config, listener, async {
             let _ = stopped.await;
         }));
@@ -113,6 +123,7 @@ impl TestServer {
             client: reqwest::Client::new(),
             store,
             pool,
+            database_url: url,
             database,
             shutdown: Some(shutdown),
             handle: Some(handle),
@@ -172,6 +183,28 @@ impl TestServer {
         assert_eq!(response.status(), 201, "create group {name}");
         let created: Value = response.json().await.expect("json");
         created["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Creates a `read` scope token for the `default` directory.
+    pub async fn read_token(&self) -> String {
+        create_token(self.store.as_ref(), "default", TokenScope::Read).await
+    }
+
+    /// GET `path` (under the origin, such as `/api/v1/users`) with `token`.
+    pub async fn get_with(&self, token: &str, path: &str) -> Response {
+        self.client
+            .get(format!("{}{path}", self.origin))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// GET `path` with `token`, asserting 200, and returns the JSON body.
+    pub async fn get_json(&self, token: &str, path: &str) -> Value {
+        let response = self.get_with(token, path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.expect("json body")
     }
 
     /// Change kinds recorded so far, in sequence order.
