@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use std::sync::Arc;
 
 use reqwest::{Method, RequestBuilder, Response};
@@ -46,6 +48,42 @@ fn with_database(url: &str, database: &str) -> String {
     }
 }
 
+/// Creates an empty database on the test server and returns its name, its
+/// URL and a pool on it.
+pub async fn create_database() -> (String, String, PgPool) {
+    let admin = admin_url();
+    let database = format!("scimgate_test_{}", uuid::Uuid::new_v4().simple());
+    let mut connection = PgConnection::connect(&admin).await.unwrap_or_else(|err| {
+        panic!("cannot connect to the test PostgreSQL server at SCIMGATE_TEST_POSTGRES_URL ({admin}): {err}")
+    });
+    sqlx::query(&format!("create database {database}"))
+        .execute(&mut connection)
+        .await
+        .expect("create test database");
+    connection.close().await.ok();
+
+    let url = with_database(&admin, &database);
+    // A server's background workers hold one connection for change
+    // notifications and briefly use others, besides the requests.
+    let pool = PgPoolOptions::new()
+        .max_connections(10)
+        .connect(&url)
+        .await
+        .expect("connect test database");
+    (database, url, pool)
+}
+
+/// Drops a database created by [`create_database`].
+pub async fn drop_database(database: &str) {
+    let mut connection = PgConnection::connect(&admin_url())
+        .await
+        .expect("connect admin");
+    sqlx::query(&format!("drop database if exists {database} with (force)"))
+        .execute(&mut connection)
+        .await
+        .expect("drop test database");
+}
+
 /// A running server with its own database and a SCIM token for `default`.
 pub struct TestServer {
     /// SCIM base URL, such as `http://127.0.0.1:40000/scim/v2`.
@@ -75,25 +113,7 @@ impl TestServer {
 
     /// Like [`TestServer::start`], with settings changed by `configure`.
     pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> TestServer {
-        let admin = admin_url();
-        let database = format!("scimgate_test_{}", uuid::Uuid::new_v4().simple());
-        let mut connection = PgConnection::connect(&admin).await.unwrap_or_else(|err| {
-            panic!("cannot connect to the test PostgreSQL server at SCIMGATE_TEST_POSTGRES_URL ({admin}): {err}")
-        });
-        sqlx::query(&format!("create database {database}"))
-            .execute(&mut connection)
-            .await
-            .expect("create test database");
-        connection.close().await.ok();
-
-        let url = with_database(&admin, &database);
-        // The server's background workers hold one connection for change
-        // notifications and briefly use others, besides the requests.
-        let pool = PgPoolOptions::new()
-            .max_connections(10)
-            .connect(&url)
-            .await
-            .expect("connect test database");
+        let (database, url, pool) = create_database().await;
         let pg_store = PgStore::from_pool(pool.clone());
         pg_store.migrate().await.expect("migrate");
         let store: SharedStore = Arc::new(pg_store);
@@ -224,16 +244,7 @@ impl TestServer {
             handle.await.expect("server task").expect("server");
         }
         self.pool.close().await;
-        let mut connection = PgConnection::connect(&admin_url())
-            .await
-            .expect("connect admin");
-        sqlx::query(&format!(
-            "drop database if exists {} with (force)",
-            self.database
-        ))
-        .execute(&mut connection)
-        .await
-        .expect("drop test database");
+        drop_database(&self.database).await;
     }
 }
 
