@@ -276,6 +276,8 @@ async fn failing_endpoint_disabled_then_resumed() {
 #[tokio::test]
 async fn admin_api_checks_token_and_input() {
     let server = start_server().await;
+    // Registered endpoints point here, never at a port this test did not open.
+    let receiver = Receiver::start().await;
     let url = format!("{}/admin/v1/directories/default/webhooks", server.origin);
 
     let response = server.client.get(&url).send().await.unwrap();
@@ -304,17 +306,11 @@ async fn admin_api_checks_token_and_input() {
     let bad = [
         (json!({"url": "ftp://example.com"}), "ftp://example.com"),
         (
-            json!({"url": "http://127.0.0.1:9/x", "event_types": ["user.exploded"]}),
+            json!({"url": receiver.url, "event_types": ["user.exploded"]}),
             "user.exploded",
         ),
-        (
-            json!({"url": "http://127.0.0.1:9/x", "secret": "plain"}),
-            "whsec_",
-        ),
-        (
-            json!({"url": "http://127.0.0.1:9/x", "colour": "blue"}),
-            "colour",
-        ),
+        (json!({"url": receiver.url, "secret": "plain"}), "whsec_"),
+        (json!({"url": receiver.url, "colour": "blue"}), "colour"),
     ];
     for (body, expected) in bad {
         let (status, problem) = admin(
@@ -334,7 +330,7 @@ async fn admin_api_checks_token_and_input() {
         &server,
         Method::POST,
         "/directories/nope/webhooks",
-        Some(json!({"url": "http://127.0.0.1:9/x"})),
+        Some(json!({"url": receiver.url})),
     )
     .await;
     assert_eq!(status, 404);
@@ -343,7 +339,7 @@ async fn admin_api_checks_token_and_input() {
         &server,
         Method::POST,
         "/directories/default/webhooks",
-        Some(json!({"url": "http://127.0.0.1:9/x", "event_types": ["user.deleted"]})),
+        Some(json!({"url": receiver.url, "event_types": ["user.deleted"]})),
     )
     .await;
     assert_eq!(status, 201);
