@@ -126,7 +126,7 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIMGATE_WEBHOOK_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     pub webhook_timeout_secs: u64,
 
-    /// How long a replica holds a claimed delivery, in seconds; must exceed
+    /// How long a replica keeps a claimed delivery, in seconds; must exceed
     /// --webhook-timeout-secs.
     #[arg(long, env = "SCIMGATE_WEBHOOK_LEASE_SECS", default_value_t = 60)]
     pub webhook_lease_secs: u64,
@@ -136,7 +136,7 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIMGATE_WEBHOOK_RETRY_BASE_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
     pub webhook_retry_base_ms: u64,
 
-    /// Longest delay between two attempts of a delivery, in seconds.
+    /// Maximum delay between two attempts of a delivery, in seconds.
     #[arg(long, env = "SCIMGATE_WEBHOOK_RETRY_MAX_SECS", default_value_t = 3600)]
     pub webhook_retry_max_secs: u64,
 

@@ -58,13 +58,13 @@ pub fn parse_cursor(text: &str) -> Result<i64, String> {
         })
 }
 
-/// Whether events after `cursor` may have been pruned, so that following
-/// the feed from it would miss some.
+/// Returns whether events after `cursor` may have been pruned, so that
+/// following the feed from it would miss some.
 pub fn cursor_expired(cursor: i64, pruned_through: i64) -> bool {
     cursor < pruned_through
 }
 
-/// The `detail` of the 410 answer to an expired cursor.
+/// Builds the `detail` of the 410 response to an expired cursor.
 pub fn expired_cursor_detail(cursor: i64, retention: Duration) -> String {
     let days = retention.as_secs() / 86_400;
     format!(

@@ -1,11 +1,11 @@
 //! JWT bearer tokens for the application API (RFC 7519), for applications
 //! that already have an identity provider of their own.
 //!
-//! A token is accepted when its signature verifies with a configured key
-//! (an HS256 secret, an RS256 or ES256 public key in PEM, or the keys of a
-//! JWKS file), its `alg` is that key's algorithm, `exp` is in the future,
-//! `nbf` (if present) has passed, and `iss` and `aud` equal the configured
-//! values. A claim (by default `scimgate_directory`) names the directory the
+//! A token is accepted when its signature verifies with a configured key:
+//! an HS256 secret, an RS256 or ES256 public key in PEM, or the keys of a
+//! JWKS file. Its `alg` must be that key's algorithm, `exp` must be in the
+//! future, `nbf` (if present) must have passed, and `iss` and `aud` must
+//! equal the configured values. A claim (by default `scimgate_directory`) names the directory the
 //! token may read. Validation is done by the `jsonwebtoken` crate with a
 //! leeway of 60 seconds on time claims.
 
@@ -62,7 +62,7 @@ impl std::fmt::Debug for JwtVerifier {
     }
 }
 
-/// Why a JWT was rejected; the message is safe to send to the client.
+/// Reason a JWT was rejected. The message is safe to send to the client.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct JwtError(pub String);
@@ -150,6 +150,9 @@ fn jwks_keys(path: &PathBuf) -> Result<Vec<VerificationKey>, ConfigError> {
 
 impl JwtVerifier {
     /// Loads the configured keys; `Ok(None)` when no key is configured.
+    ///
+    /// NOTE: key files are read only here, at start-up, so a rotated JWKS
+    /// takes effect after a restart.
     /// Fails when a key is configured without an issuer or audience, or a
     /// key file cannot be read.
     pub fn from_settings(settings: &JwtSettings) -> Result<Option<Self>, ConfigError> {

@@ -304,6 +304,12 @@ async fn scopes_and_directories_are_separate() {
     assert_eq!(page["data"], json!([]));
     let response = server.get_with(&read, "/api/v1/users/not-a-uuid").await;
     assert_eq!(response.status(), 404);
+    let response = server.get_with(&read, "/api/v1/nothing-here").await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
     server.stop().await;
 }
 

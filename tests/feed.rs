@@ -146,8 +146,8 @@ async fn lifecycle_events_in_commit_order() {
     server.stop().await;
 }
 
-/// Writers run concurrently while a consumer tails the feed with
-/// long-polls; the consumer must see exactly the committed records, once
+/// Runs writers concurrently while a consumer tails the feed with
+/// long-polls. The consumer must see exactly the committed records, once
 /// each and in sequence order, whatever order the transactions commit in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_writers_leave_no_gap() {

@@ -149,7 +149,7 @@ async fn killed_server_loses_no_delivery() {
         .count();
     assert_eq!(resent, 1, "{received:#?}");
 
-    // The receiver answers before the dispatcher records the outcome, so
+    // The receiver responds before the dispatcher records the outcome, so
     // wait (bounded) for the log to catch up.
     let mut pending: i64 = -1;
     for _ in 0..100 {

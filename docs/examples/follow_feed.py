@@ -27,7 +27,7 @@ WAIT_SECONDS = 20  # must not exceed the server's --feed-max-wait-secs
 
 
 class CursorExpired(Exception):
-    """The feed answered 410: events after our cursor were pruned."""
+    """The feed returned 410: events after our cursor were pruned."""
 
 
 def get(path, params=None):

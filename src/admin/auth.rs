@@ -30,9 +30,9 @@ where
         let token = bearer_token(parts)?;
         // Hash both sides first so that the comparison takes the same time
         // whatever the lengths.
-        let given = Sha256::digest(token.as_bytes());
-        let wanted = Sha256::digest(expected.expose().as_bytes());
-        if bool::from(given.ct_eq(&wanted)) {
+        let presented = Sha256::digest(token.as_bytes());
+        let configured = Sha256::digest(expected.expose().as_bytes());
+        if bool::from(presented.ct_eq(&configured)) {
             Ok(AdminAuth)
         } else {
             Err(Problem::Unauthorized(

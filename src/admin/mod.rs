@@ -3,8 +3,8 @@
 //!
 //! It is authenticated by one admin token, configured with `--admin-token`
 //! or `SCIMGATE_ADMIN_TOKEN` and sent as `Authorization: Bearer <token>`.
-//! Without a configured token every admin request is answered with 503, so
-//! the admin API is off by default.
+//! Without a configured token every admin request gets 503, so the admin
+//! API is off by default.
 
 mod auth;
 mod webhooks;
@@ -31,4 +31,5 @@ pub fn router() -> Router<AppState> {
                 .delete(webhooks::delete_endpoint),
         )
         .route("/webhooks/{id}/deliveries", get(webhooks::list_deliveries))
+        .fallback(crate::api::not_found)
 }

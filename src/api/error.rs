@@ -34,7 +34,7 @@ pub enum Problem {
 }
 
 impl Problem {
-    /// The HTTP status.
+    /// Returns the HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
             Problem::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -54,10 +54,10 @@ impl Problem {
         }
     }
 
-    /// Translates a store error about `what` (such as "user 'abc'").
-    pub fn from_store(err: StoreError, what: &str) -> Self {
+    /// Translates a store error about `subject` (such as "user 'abc'").
+    pub fn from_store(err: StoreError, subject: &str) -> Self {
         match err {
-            StoreError::NotFound => Problem::NotFound(format!("{what} not found")),
+            StoreError::NotFound => Problem::NotFound(format!("{subject} not found")),
             other => other.into(),
         }
     }

@@ -50,7 +50,7 @@ fn parse_wait(text: Option<&str>, max: Duration) -> Result<Duration, Problem> {
 
 /// Returns the events after the cursor `after` (from the start of the log
 /// without it), waiting up to `wait` seconds for one if there is none yet.
-/// A cursor older than the retention is answered with 410 Gone.
+/// A cursor older than the retention gets 410 Gone.
 pub async fn list_events(
     State(state): State<AppState>,
     auth: ReadAuth,
@@ -86,9 +86,19 @@ pub async fn list_events(
             break batch;
         }
         let recheck = deadline.min(now + RECHECK_INTERVAL);
+        // A closed channel (the server is stopping) falls back to the timer,
+        // so that this loop never spins.
         tokio::select! {
-            _ = changes.changed() => {}
-            _ = shutdown.changed() => {}
+            result = changes.changed() => {
+                if result.is_err() {
+                    tokio::time::sleep_until(recheck).await;
+                }
+            }
+            result = shutdown.changed() => {
+                if result.is_err() {
+                    tokio::time::sleep_until(recheck).await;
+                }
+            }
             () = tokio::time::sleep_until(recheck) => {}
         }
     };

@@ -28,4 +28,11 @@ pub fn router() -> Router<AppState> {
         .route("/groups/{id}", get(groups::get_group))
         .route("/groups/{id}/members", get(groups::list_members))
         .route("/events", get(events::list_events))
+        .fallback(not_found)
+}
+
+/// Returns 404 as a problem document for unknown paths under the API and
+/// admin API, instead of the SCIM error that the rest of the server uses.
+pub(crate) async fn not_found(uri: axum::http::Uri) -> error::Problem {
+    error::Problem::NotFound(format!("no endpoint at '{}'", uri.path()))
 }

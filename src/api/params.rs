@@ -65,15 +65,15 @@ pub fn parse_time(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc
         .transpose()
 }
 
-/// Rejects the query-string deserialisation error of axum with a 400 that
-/// names the problem (such as an unknown parameter).
+/// Converts axum's query-string rejection into a 400 that names the
+/// problem (such as an unknown parameter).
 pub fn query_rejection(rejection: axum::extract::rejection::QueryRejection) -> Problem {
     Problem::BadRequest(format!("invalid query string: {}", rejection.body_text()))
 }
 
 /// Parses a path id; an id that is not a UUID cannot exist, so it is a 404.
-pub fn path_id(what: &str, text: &str) -> Result<Uuid, Problem> {
-    Uuid::parse_str(text).map_err(|_| Problem::NotFound(format!("{what} '{text}' not found")))
+pub fn path_id(subject: &str, text: &str) -> Result<Uuid, Problem> {
+    Uuid::parse_str(text).map_err(|_| Problem::NotFound(format!("{subject} '{text}' not found")))
 }
 
 #[cfg(test)]

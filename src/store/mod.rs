@@ -410,7 +410,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<WebhookEndpoint>, StoreError>;
     /// Reads one endpoint.
     async fn get_webhook_endpoint(&self, id: Uuid) -> Result<WebhookEndpoint, StoreError>;
-    /// Changes an endpoint's registration; `reason` is recorded when it disables it.
+    /// Changes an endpoint's registration; `reason` is recorded when it
+    /// disables it. Enabling makes the endpoint's pending deliveries due now.
     async fn update_webhook_endpoint(
         &self,
         id: Uuid,

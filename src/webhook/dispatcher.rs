@@ -3,8 +3,8 @@
 //!
 //! Several replicas can share one database: a delivery is claimed under a
 //! lease (see [`crate::store::Store::claim_deliveries`]), so one replica at a
-//! time attempts it. Delivery is at-least-once: a replica that dies after
-//! the receiver answered but before the outcome was written leaves the
+//! time attempts it. Delivery is at-least-once. A replica that dies after
+//! the receiver responded but before the outcome was written leaves the
 //! lease to expire, and the delivery is sent again with the same
 //! `webhook-id`, which receivers use to drop duplicates.
 
@@ -56,15 +56,25 @@ pub async fn run(
         {
             Ok(claimed) => claimed,
             Err(err) => {
-                tracing::warn!(error = %err, retry_in_ms = settings.poll_interval.as_millis() as u64,
+                tracing::warn!(error = %err, retry_in = ?settings.poll_interval,
                     "failed to claim webhook deliveries; retrying");
                 Vec::new()
             }
         };
         if claimed.is_empty() {
+            // A closed channel falls back to the poll interval, so that this
+            // loop never spins.
             tokio::select! {
-                _ = wake.changed() => {}
-                _ = shutdown.changed() => {}
+                result = wake.changed() => {
+                    if result.is_err() {
+                        tokio::time::sleep(settings.poll_interval).await;
+                    }
+                }
+                result = shutdown.changed() => {
+                    if result.is_err() {
+                        tokio::time::sleep(settings.poll_interval).await;
+                    }
+                }
                 () = tokio::time::sleep(settings.poll_interval) => {}
             }
             continue;

@@ -22,10 +22,10 @@ pub struct WebhookSettings {
     pub retry: RetryPolicy,
     /// Time limit of one HTTP attempt.
     pub request_timeout: Duration,
-    /// How long a claimed delivery stays with the replica that claimed it;
-    /// longer than `request_timeout`, so that a live replica's attempt is
-    /// never duplicated, and short enough that a crashed replica's
-    /// deliveries are retried soon.
+    /// How long a claimed delivery stays with the replica that claimed it.
+    /// It must exceed `request_timeout`, so that another replica never
+    /// repeats a live replica's attempt, and be short enough that a crashed
+    /// replica's deliveries are retried soon.
     pub lease: Duration,
     /// How often the dispatcher looks for due retries when no change wakes it.
     pub poll_interval: Duration,
@@ -45,7 +45,7 @@ impl Default for WebhookSettings {
     }
 }
 
-/// Every event type an endpoint may subscribe to.
+/// Returns every event type an endpoint may subscribe to.
 pub fn event_types() -> Vec<&'static str> {
     ChangeKind::ALL.iter().map(|kind| kind.as_str()).collect()
 }

@@ -24,7 +24,7 @@ use crate::store::webhooks::EndpointHealth;
 pub struct RetryPolicy {
     /// Delay before the first retry.
     pub base: Duration,
-    /// Longest delay between two attempts.
+    /// Maximum delay between two attempts.
     pub max: Duration,
     /// Consecutive failed attempts needed to disable an endpoint.
     pub disable_after_failures: i32,
@@ -44,8 +44,8 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The delay before the next attempt, after `attempts` failed attempts
-    /// (at least 1), without jitter.
+    /// Computes the delay before the next attempt after `attempts` failed
+    /// attempts (at least 1), without jitter.
     pub fn backoff(&self, attempts: i32) -> Duration {
         let exponent = u32::try_from(attempts.saturating_sub(1))
             .unwrap_or(0)
@@ -56,8 +56,8 @@ impl RetryPolicy {
             .min(self.max)
     }
 
-    /// The delay with jitter: uniform between half of [`Self::backoff`] and
-    /// all of it.
+    /// Computes the delay with jitter: uniform between half of
+    /// [`Self::backoff`] and all of it.
     pub fn delay_with_jitter(&self, attempts: i32, rng: &mut impl Rng) -> Duration {
         let full = self.backoff(attempts);
         let half = full / 2;
@@ -65,7 +65,7 @@ impl RetryPolicy {
         half + Duration::from_millis(rng.gen_range(0..=spread))
     }
 
-    /// Whether an endpoint in this failure state must be disabled now.
+    /// Returns whether an endpoint in this failure state must be disabled now.
     pub fn should_disable(&self, health: &EndpointHealth, now: DateTime<Utc>) -> bool {
         let failing_for = (now - health.failing_since).to_std().unwrap_or_default();
         health.consecutive_failures >= self.disable_after_failures

@@ -24,8 +24,8 @@ pub fn generate_secret() -> String {
     format!("{SECRET_PREFIX}{}", STANDARD.encode(key))
 }
 
-/// Decodes a signing secret into its HMAC key; the error says what is wrong
-/// with it, without repeating it.
+/// Decodes a signing secret into its HMAC key. The error describes what is
+/// wrong with the secret without repeating it.
 pub fn decode_secret(secret: &str) -> Result<Vec<u8>, String> {
     let encoded = secret.strip_prefix(SECRET_PREFIX).ok_or_else(|| {
         format!("the signing secret must start with '{SECRET_PREFIX}' followed by base64")

@@ -1,6 +1,6 @@
 //! A real webhook receiver on a loopback port. It verifies every request
 //! with the Standard Webhooks reference library (`standardwebhooks`),
-//! records it, and answers as the test tells it to.
+//! records it, and responds as the test sets it to.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,7 +13,7 @@ use axum::Router;
 use serde_json::Value;
 use tokio::sync::{oneshot, watch, Notify};
 
-/// How the receiver answers the next requests.
+/// How the receiver responds to the next requests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Behaviour {
     /// 204 No Content.
@@ -35,7 +35,7 @@ pub struct Received {
     pub verified: bool,
     /// The parsed body.
     pub event: Value,
-    /// The status the receiver answered (0 for a request held and dropped).
+    /// The status the receiver responded with (0 for a request held and dropped).
     pub status: u16,
 }
 
@@ -92,7 +92,7 @@ impl Receiver {
         *self.shared.secret.lock().unwrap() = Some(secret.to_owned());
     }
 
-    /// Sets how the next requests are answered.
+    /// Sets how the receiver responds to the next requests.
     pub fn set_behaviour(&self, behaviour: Behaviour) {
         *self.shared.behaviour.lock().unwrap() = behaviour;
     }
@@ -102,7 +102,7 @@ impl Receiver {
         self.shared.release.notify_one();
     }
 
-    /// Every request received so far, in arrival order.
+    /// Returns every request received so far, in arrival order.
     pub fn received(&self) -> Vec<Received> {
         self.shared.received.lock().unwrap().clone()
     }

@@ -102,7 +102,7 @@ pub(crate) const CHANGE_CHANNEL: &str = "scimgate_changes";
 /// at commit. It must be the caller's last write before commit.
 ///
 /// Sequence numbers come from an identity column, which hands out values at
-/// insert time, while transactions commit in any order: without care a
+/// insert time, while transactions commit in any order. Without care, a
 /// reader could see seq 12 committed while seq 11 is still in flight, move
 /// its cursor past 11 and never see it. So the insert first takes a
 /// transaction-scoped advisory lock per directory. PostgreSQL releases it

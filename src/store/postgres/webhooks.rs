@@ -129,6 +129,7 @@ pub(super) async fn update_endpoint(
            where id = $1
            returning {ENDPOINT_COLUMNS}"#
     );
+    let mut tx = pool.begin().await.map_err(db_error)?;
     let row: EndpointRow = sqlx::query_as(&query)
         .bind(id)
         .bind(&update.url)
@@ -136,10 +137,23 @@ pub(super) async fn update_endpoint(
         .bind(update.enabled)
         .bind(reason)
         .bind(now())
-        .fetch_optional(pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db_error)?
         .ok_or(StoreError::NotFound)?;
+    if update.enabled == Some(true) {
+        // Pending deliveries go out now rather than at the end of the backoff
+        // they reached while the endpoint was failing.
+        sqlx::query(
+            "update webhook_deliveries set next_attempt_at = now()
+             where endpoint_id = $1 and status = 'pending'",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+    }
+    tx.commit().await.map_err(db_error)?;
     Ok(row.into())
 }
 
@@ -246,11 +260,12 @@ pub(super) async fn claim_deliveries(
     let lease_id = Uuid::new_v4();
     let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
     // `for update skip locked` lets replicas claim concurrently without
-    // waiting on each other; the lease then keeps the delivery theirs after
-    // this short transaction commits, until they record the outcome or the
-    // lease expires (a crashed replica). The `not exists` keeps a resource's
-    // deliveries to one endpoint in sequence order: a later one waits while
-    // an earlier one is pending, in flight or not.
+    // waiting on each other. After this short transaction commits, the
+    // lease keeps the delivery with the claiming replica until it records
+    // the outcome or the lease expires (a crashed replica). The `not exists`
+    // keeps a resource's deliveries to one endpoint in sequence order,
+    // because a later one waits while an earlier one is pending, in flight
+    // or not.
     let rows: Vec<ClaimRow> = sqlx::query_as(
         r#"with due as (
                select d.id
