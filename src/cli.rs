@@ -1,6 +1,8 @@
-//! The `scimgate` command: `serve`, `directory`, `token` and `webhook`
-//! subcommands.
+//! The `scimgate` command: `serve`, `directory`, `token`, `webhook`,
+//! `export` and `import` subcommands.
 
+use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +16,7 @@ use crate::config::{GlobalArgs, ServeArgs};
 use crate::feed::FeedSettings;
 use crate::http::Limits;
 use crate::jwt::{JwtSettings, JwtVerifier};
+use crate::store::transfer::DirectoryExport;
 use crate::store::webhooks::EndpointUpdate;
 use crate::store::{self, SharedStore, StoreError, TokenScope};
 use crate::webhook::retry::RetryPolicy;
@@ -41,6 +44,27 @@ enum Command {
     /// Manage bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Write a directory's users, groups, memberships and change records as
+    /// JSON, to move them to another store with `scimgate import`. Tokens
+    /// are not exported.
+    Export {
+        /// Name of the directory to export.
+        #[arg(long)]
+        directory: String,
+        /// File to write; standard output when absent.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// Read the JSON written by `scimgate export` into a new or empty
+    /// directory, in one transaction.
+    Import {
+        /// Name of the target directory, created if it does not exist.
+        #[arg(long)]
+        directory: String,
+        /// File to read; standard input when absent.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
     /// Manage webhook endpoints and read their delivery log.
     #[command(subcommand)]
     Webhook(WebhookCommand),
@@ -137,13 +161,22 @@ pub async fn main() -> ExitCode {
 
 async fn open_store(global: &GlobalArgs, max_connections: u32) -> anyhow::Result<SharedStore> {
     let url = global.database_url()?;
-    let store = store::connect(url.expose(), max_connections)
-        .await
-        .map_err(|err| {
+    let setting = if global.uses_data_dir() {
+        let dir = &global.data_dir;
+        std::fs::create_dir_all(dir).map_err(|err| {
             anyhow::anyhow!(
-                "cannot open the database named by --database-url (DATABASE_URL): {err}"
+                "cannot create the data directory {} (--data-dir, SCIMGATE_DATA_DIR): {err}",
+                dir.display()
             )
         })?;
+        tracing::info!(data_dir = %dir.display(), "using the SQLite database in the data directory");
+        "--data-dir (SCIMGATE_DATA_DIR)"
+    } else {
+        "--database-url (DATABASE_URL)"
+    };
+    let store = store::connect(url.expose(), max_connections)
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot open the database named by {setting}: {err}"))?;
     app::prepare(&store).await?;
     Ok(store)
 }
@@ -163,6 +196,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open_store(&cli.global, 2).await?;
             webhook(store, command).await
         }
+        Command::Export { directory, file } => {
+            let store = open_store(&cli.global, 2).await?;
+            export(store, &directory, file).await
+        }
+        Command::Import { directory, file } => {
+            let store = open_store(&cli.global, 2).await?;
+            import(store, &directory, file).await
+        }
     }
 }
 
@@ -178,7 +219,19 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
                 args.listen
             )
         })?;
-    app::run(store, config, listener, app::shutdown_signal()).await?;
+    let address = listener.local_addr()?;
+    let base_url = app::scim_base_url(args.public_url.as_ref(), address);
+    match app::create_first_token(&store).await? {
+        Some(secret) => print_first_token(&base_url, &secret),
+        None => tracing::info!(
+            scim.base_url = %base_url,
+            "the store already has tokens, so none was created; to create one, run: \
+             scimgate token create --directory {}",
+            app::DEFAULT_DIRECTORY
+        ),
+    }
+    let shutdown = app::shutdown_signal();
+    app::run(store, config, listener, shutdown).await?;
     Ok(())
 }
 
@@ -218,6 +271,79 @@ fn server_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
             ..WebhookSettings::default()
         },
     })
+}
+
+/// Prints the first token and the base URL to stdout, once in the life of a
+/// store, framed so that it is easy to find among the log lines on stderr.
+fn print_first_token(base_url: &str, secret: &str) {
+    let rule = "=".repeat(72);
+    println!("{rule}");
+    println!(
+        "First start: created a SCIM token for the '{}' directory.",
+        app::DEFAULT_DIRECTORY
+    );
+    println!("Enter both values in your identity provider's SCIM settings:");
+    println!();
+    println!("  SCIM Base URL:  {base_url}");
+    println!("  Bearer token:   {secret}");
+    println!();
+    println!("The token is shown only now (scimgate stores only its hash). To create");
+    println!(
+        "another one later, run: scimgate token create --directory {}",
+        app::DEFAULT_DIRECTORY
+    );
+    println!("{rule}");
+}
+
+async fn export(store: SharedStore, name: &str, file: Option<PathBuf>) -> anyhow::Result<()> {
+    let found = store.find_directory(name).await?.ok_or_else(|| {
+        anyhow::anyhow!("no directory named '{name}': 'scimgate directory list' shows them")
+    })?;
+    let data = store.export_directory(&found).await?;
+    let mut text = serde_json::to_string_pretty(&data)?;
+    text.push('\n');
+    match &file {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|err| anyhow::anyhow!("cannot write {}: {err}", path.display()))?,
+        None => std::io::stdout().write_all(text.as_bytes())?,
+    }
+    eprintln!(
+        "exported directory '{name}': {} users, {} groups, {} change records",
+        data.users.len(),
+        data.groups.len(),
+        data.changes.len()
+    );
+    Ok(())
+}
+
+async fn import(store: SharedStore, name: &str, file: Option<PathBuf>) -> anyhow::Result<()> {
+    let (text, source) = match &file {
+        Some(path) => (
+            std::fs::read_to_string(path)
+                .map_err(|err| anyhow::anyhow!("cannot read {}: {err}", path.display()))?,
+            path.display().to_string(),
+        ),
+        None => {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text)?;
+            (text, "standard input".to_owned())
+        }
+    };
+    let data: DirectoryExport = serde_json::from_str(&text)
+        .map_err(|err| anyhow::anyhow!("{source} is not the output of 'scimgate export': {err}"))?;
+    let directory = store.import_directory(name, &data).await?;
+    tracing::info!(directory.id = %directory.id, "directory imported");
+    eprintln!(
+        "imported {} users, {} groups and {} change records from directory '{}' into '{}'; \
+         create a token for it with: scimgate token create --directory {}",
+        data.users.len(),
+        data.groups.len(),
+        data.changes.len(),
+        data.directory,
+        directory.name,
+        directory.name
+    );
+    Ok(())
 }
 
 async fn directory(store: SharedStore, command: DirectoryCommand) -> anyhow::Result<()> {

@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use axum::http::Uri;
 use clap::{Args, ValueEnum};
@@ -11,13 +11,21 @@ use clap::{Args, ValueEnum};
 /// Settings shared by every subcommand.
 #[derive(Args, Debug, Clone)]
 pub struct GlobalArgs {
-    /// Database URL, for example postgres://scimgate@127.0.0.1/scimgate.
+    /// Database URL: postgres://user:password@host:port/database for
+    /// PostgreSQL, or sqlite://PATH?mode=rwc for a SQLite file. Without it
+    /// (and without --database-url-file), scimgate uses the SQLite file
+    /// `scimgate.db` in --data-dir.
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<Secret>,
 
     /// File whose first line is the database URL, for secrets mounted as files.
     #[arg(long, env = "DATABASE_URL_FILE", global = true)]
     pub database_url_file: Option<PathBuf>,
+
+    /// Folder of the default SQLite database, created on first start if
+    /// missing. Unused when --database-url or --database-url-file is set.
+    #[arg(long, env = "SCIMGATE_DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
 
     /// Log output format.
     #[arg(long, env = "SCIMGATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
@@ -29,7 +37,9 @@ pub struct GlobalArgs {
 }
 
 impl GlobalArgs {
-    /// Resolves the database URL from `--database-url` or `--database-url-file`.
+    /// Resolves the database URL from `--database-url` or
+    /// `--database-url-file`, or else names the SQLite file in `--data-dir`.
+    /// Creates nothing; see [`GlobalArgs::uses_data_dir`].
     pub fn database_url(&self) -> Result<Secret, ConfigError> {
         match (&self.database_url, &self.database_url_file) {
             (Some(url), None) => Ok(url.clone()),
@@ -51,12 +61,33 @@ impl GlobalArgs {
                 setting: "--database-url (DATABASE_URL)",
                 message: "set either --database-url (DATABASE_URL) or --database-url-file (DATABASE_URL_FILE), not both".into(),
             }),
-            (None, None) => Err(ConfigError {
-                setting: "--database-url (DATABASE_URL)",
-                message: "missing: set --database-url or DATABASE_URL to a postgres:// URL".into(),
-            }),
+            (None, None) => Ok(Secret(sqlite_url(&self.data_dir.join(SQLITE_FILE_NAME)))),
         }
     }
+
+    /// Whether the database is the default SQLite file in `--data-dir`,
+    /// whose folder the caller must create before opening it.
+    pub fn uses_data_dir(&self) -> bool {
+        self.database_url.is_none() && self.database_url_file.is_none()
+    }
+}
+
+/// Name of the default SQLite file inside `--data-dir`.
+pub const SQLITE_FILE_NAME: &str = "scimgate.db";
+
+/// Builds a `sqlite://` URL that opens the file at `path`, creating it if missing.
+/// `%`, `?` and `#` are percent-encoded because the URL parser decodes them.
+pub fn sqlite_url(path: &Path) -> String {
+    let mut encoded = String::new();
+    for ch in path.to_string_lossy().chars() {
+        match ch {
+            '%' => encoded.push_str("%25"),
+            '?' => encoded.push_str("%3F"),
+            '#' => encoded.push_str("%23"),
+            other => encoded.push(other),
+        }
+    }
+    format!("sqlite://{encoded}?mode=rwc")
 }
 
 /// Settings of `scimgate serve`.
@@ -290,6 +321,18 @@ mod tests {
         let err = parse_listen("localhost").unwrap_err();
         assert!(err.contains("--listen"), "{err}");
         assert!(err.contains("SCIMGATE_LISTEN"), "{err}");
+    }
+
+    #[test]
+    fn sqlite_url_encodes_reserved_characters() {
+        assert_eq!(
+            sqlite_url(Path::new("data/scimgate.db")),
+            "sqlite://data/scimgate.db?mode=rwc"
+        );
+        assert_eq!(
+            sqlite_url(Path::new("/srv/50%?#/x.db")),
+            "sqlite:///srv/50%25%3F%23/x.db?mode=rwc"
+        );
     }
 
     #[test]

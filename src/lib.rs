@@ -5,7 +5,8 @@
 //!
 //! - [`scim`]: the protocol (schemas, filters, PATCH, projection, errors),
 //!   pure Rust with no I/O.
-//! - [`store`]: one storage trait and its PostgreSQL implementation.
+//! - [`store`]: one storage trait and its SQLite and PostgreSQL
+//!   implementations.
 //! - [`http`]: the axum router, extractors, error rendering and SCIM handlers.
 //! - [`api`] and [`admin`]: the application API (REST reads and the change
 //!   feed) and the admin API (webhook endpoints), nested into that router.

@@ -1,6 +1,7 @@
 //! The application API (`/api/v1`) over HTTP: normalised shapes, filters,
 //! keyset pagination, and its authentication (read tokens and JWTs).
 
+#[macro_use]
 mod common;
 
 use std::path::PathBuf;
@@ -10,9 +11,17 @@ use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use common::{create_token, TestServer};
+use common::{create_token, Backend, TestServer};
 use scimgate::jwt::{JwtSettings, JwtVerifier};
 use scimgate::store::TokenScope;
+
+on_both_backends!(
+    user_has_normalised_shape,
+    user_filters_match_exactly,
+    keyset_pages_cover_everything_once,
+    scopes_and_directories_are_separate,
+    jwt_keys_and_claims_checked
+);
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
@@ -43,9 +52,8 @@ fn ids(page: &Value) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn user_has_normalised_shape() {
-    let server = TestServer::start().await;
+async fn user_has_normalised_shape(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let token = server.read_token().await;
     let id = create_full_user(
         &server,
@@ -124,9 +132,8 @@ async fn user_has_normalised_shape() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn user_filters_match_exactly() {
-    let server = TestServer::start().await;
+async fn user_filters_match_exactly(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let token = server.read_token().await;
     let ada = create_full_user(
         &server,
@@ -173,13 +180,13 @@ async fn user_filters_match_exactly() {
     );
 
     // Only users changed at or after the cutoff: bob is updated after it.
-    let cutoff: String = sqlx::query_scalar(
-        r#"select to_char((max(last_modified) + interval '1 microsecond') at time zone 'UTC',
-                          'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') from users"#,
-    )
-    .fetch_one(&server.pool)
-    .await
-    .unwrap();
+    let last_modified = server
+        .pool
+        .times("select max(last_modified) from users")
+        .await;
+    let cutoff = (last_modified[0] + chrono::Duration::microseconds(1))
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
     let title = patch(json!([{"op": "replace", "path": "title", "value": "Boss"}]));
     let response = server
         .send(Method::PATCH, &format!("/Users/{bob}"), &title)
@@ -204,9 +211,8 @@ async fn user_filters_match_exactly() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn keyset_pages_cover_everything_once() {
-    let server = TestServer::start().await;
+async fn keyset_pages_cover_everything_once(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let token = server.read_token().await;
     let mut created = Vec::new();
     for index in 0..5 {
@@ -239,14 +245,16 @@ async fn keyset_pages_cover_everything_once() {
     let members = server
         .get_json(&token, &format!("/api/v1/groups/{group}/members?limit=1"))
         .await;
-    let first_name: String = sqlx::query_scalar("select user_name from users where id = $1::uuid")
-        .bind(&created[0])
-        .fetch_one(&server.pool)
-        .await
-        .unwrap();
+    let first_name = server
+        .pool
+        .strings(&format!(
+            "select user_name from users where id = '{}'",
+            created[0]
+        ))
+        .await;
     assert_eq!(
         members["data"],
-        json!([{"id": created[0], "type": "user", "display_name": first_name}])
+        json!([{"id": created[0], "type": "user", "display_name": first_name[0]}])
     );
 
     let groups = server.get_json(&token, "/api/v1/groups").await;
@@ -263,9 +271,8 @@ async fn keyset_pages_cover_everything_once() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn scopes_and_directories_are_separate() {
-    let server = TestServer::start().await;
+async fn scopes_and_directories_are_separate(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let read = server.read_token().await;
     let id = server.create_user("ada").await;
 
@@ -342,8 +349,7 @@ fn mint(algorithm: Algorithm, kid: Option<&str>, key: &EncodingKey, claims: &Val
     encode(&header, claims, key).unwrap()
 }
 
-#[tokio::test]
-async fn jwt_keys_and_claims_checked() {
+async fn jwt_keys_and_claims_checked(backend: Backend) {
     let verifier = JwtVerifier::from_settings(&JwtSettings {
         hs256_secret: Some(scimgate::config::Secret(HS_SECRET.into())),
         public_key_file: Some(fixture("ec-public.pem")),
@@ -354,7 +360,8 @@ async fn jwt_keys_and_claims_checked() {
     })
     .unwrap()
     .unwrap();
-    let server = TestServer::start_with(|config| config.jwt = Some(Arc::new(verifier))).await;
+    let server =
+        TestServer::start_with(backend, |config| config.jwt = Some(Arc::new(verifier))).await;
     let id = server.create_user("ada").await;
     let path = format!("/api/v1/users/{id}");
 

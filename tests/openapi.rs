@@ -3,6 +3,7 @@
 //! validate against the documented schema. Webhook payloads received by a
 //! real receiver are validated against the documented event schema.
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeSet;
@@ -12,7 +13,9 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use common::receiver::Receiver;
-use common::TestServer;
+use common::{Backend, TestServer};
+
+on_both_backends!(documented_operations_exist_and_validate);
 
 const ADMIN_TOKEN: &str = "admin-token-for-tests";
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -103,11 +106,10 @@ fn call(
     }
 }
 
-#[tokio::test]
-async fn documented_operations_exist_and_validate() {
+async fn documented_operations_exist_and_validate(backend: Backend) {
     let spec = load_spec();
     assert_eq!(spec["openapi"], "3.1.0");
-    let server = TestServer::start_with(|config| {
+    let server = TestServer::start_with(backend, |config| {
         config.admin_token = Some(scimgate::config::Secret(ADMIN_TOKEN.into()));
         config.webhooks.poll_interval = Duration::from_millis(50);
     })
@@ -487,10 +489,7 @@ async fn documented_operations_exist_and_validate() {
     );
 
     // Webhook payloads validate against the documented event schema.
-    let total: i64 = sqlx::query_scalar("select count(*) from changes")
-        .fetch_one(&server.pool)
-        .await
-        .unwrap();
+    let total = server.pool.count("select count(*) from changes").await;
     let total = usize::try_from(total).unwrap();
     receiver
         .wait_until(

@@ -1,17 +1,32 @@
 //! Authentication, content negotiation, hostile input and discovery, over
-//! HTTP against a real server and PostgreSQL.
+//! HTTP against a real server, on SQLite and PostgreSQL.
 
+#[macro_use]
 mod common;
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use common::{create_token, json_body, TestServer};
+use common::{create_token, json_body, Backend, TestServer};
+
+on_both_backends!(
+    missing_token_is_401_with_challenge,
+    unknown_and_revoked_tokens_are_401,
+    read_scope_token_cannot_push,
+    directories_are_isolated,
+    content_types_accepted_and_rejected,
+    malformed_bodies_are_invalid_syntax,
+    wrong_value_types_are_invalid_value,
+    oversized_body_is_413,
+    double_slash_paths_are_tolerated,
+    unknown_endpoint_is_scim_404,
+    bad_filters_are_invalid_filter,
+    discovery_documents,
+);
 use scimgate::store::TokenScope;
 
-#[tokio::test]
-async fn missing_token_is_401_with_challenge() {
-    let server = TestServer::start().await;
+async fn missing_token_is_401_with_challenge(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let response = server
         .client
         .get(format!("{}/Users", server.base_url))
@@ -36,9 +51,8 @@ async fn missing_token_is_401_with_challenge() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn unknown_and_revoked_tokens_are_401() {
-    let server = TestServer::start().await;
+async fn unknown_and_revoked_tokens_are_401(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let never_issued = format!("scimgate_{}", "ab".repeat(32));
     for token in [never_issued.as_str(), "not-a-token", ""] {
         let response = server
@@ -58,9 +72,8 @@ async fn unknown_and_revoked_tokens_are_401() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn read_scope_token_cannot_push() {
-    let server = TestServer::start().await;
+async fn read_scope_token_cannot_push(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let read_token = create_token(server.store.as_ref(), "default", TokenScope::Read).await;
     let response = server
         .client
@@ -73,9 +86,8 @@ async fn read_scope_token_cannot_push() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn directories_are_isolated() {
-    let server = TestServer::start().await;
+async fn directories_are_isolated(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let user_id = server.create_user("ada@example.com").await;
     let other_token = create_token(server.store.as_ref(), "other", TokenScope::Scim).await;
     let other = |method: Method, path: &str| {
@@ -118,9 +130,8 @@ async fn directories_are_isolated() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn content_types_accepted_and_rejected() {
-    let server = TestServer::start().await;
+async fn content_types_accepted_and_rejected(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let body = |name: &str| {
         json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name})
             .to_string()
@@ -163,9 +174,8 @@ async fn content_types_accepted_and_rejected() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn malformed_bodies_are_invalid_syntax() {
-    let server = TestServer::start().await;
+async fn malformed_bodies_are_invalid_syntax(backend: Backend) {
+    let server = TestServer::start(backend).await;
     for raw in ["{", "[1, 2]", "\"text\"", "{\"userName\": }", ""] {
         let response = server
             .request(Method::POST, "/Users")
@@ -184,9 +194,8 @@ async fn malformed_bodies_are_invalid_syntax() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn wrong_value_types_are_invalid_value() {
-    let server = TestServer::start().await;
+async fn wrong_value_types_are_invalid_value(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let cases = [
         json!({"userName": 42}),
         json!({"userName": "a", "active": "maybe"}),
@@ -204,9 +213,8 @@ async fn wrong_value_types_are_invalid_value() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn oversized_body_is_413() {
-    let server = TestServer::start().await;
+async fn oversized_body_is_413(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let big = "x".repeat(100 * 1024);
     let body = json!({"userName": "big", "nickName": big});
     let response = server.send(Method::POST, "/Users", &body).await;
@@ -216,9 +224,8 @@ async fn oversized_body_is_413() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn double_slash_paths_are_tolerated() {
-    let server = TestServer::start().await;
+async fn double_slash_paths_are_tolerated(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let response = server
         .client
         .get(format!("{}//Users?count=1", server.base_url))
@@ -232,9 +239,8 @@ async fn double_slash_paths_are_tolerated() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn unknown_endpoint_is_scim_404() {
-    let server = TestServer::start().await;
+async fn unknown_endpoint_is_scim_404(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let response = server.get("/Widgets").await;
     assert_eq!(response.status(), 404);
     let body = json_body(response).await;
@@ -246,9 +252,8 @@ async fn unknown_endpoint_is_scim_404() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn bad_filters_are_invalid_filter() {
-    let server = TestServer::start().await;
+async fn bad_filters_are_invalid_filter(backend: Backend) {
+    let server = TestServer::start(backend).await;
     for filter in [
         "userName",
         "userName eq",
@@ -274,13 +279,16 @@ async fn bad_filters_are_invalid_filter() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn discovery_documents() {
-    let server = TestServer::start().await;
+async fn discovery_documents(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let config = json_body(server.get("/ServiceProviderConfig").await).await;
     assert_eq!(config["patch"]["supported"], true);
     assert_eq!(config["etag"]["supported"], true);
-    assert_eq!(config["bulk"]["supported"], false);
+    assert_eq!(config["bulk"]["supported"], true);
+    assert_eq!(config["bulk"]["maxOperations"], 1000);
+    assert_eq!(config["bulk"]["maxPayloadSize"], 64 * 1024);
+    assert_eq!(config["sort"]["supported"], true);
+    assert_eq!(config["pagination"]["cursor"], true);
     assert_eq!(config["filter"]["maxResults"], 1000);
     assert_eq!(
         config["authenticationSchemes"][0]["type"],

@@ -2,6 +2,7 @@
 //! tests/fixtures/FORMAT.md) against a real server, each scenario on a fresh
 //! directory, and fails on the first step that does not match.
 
+#[macro_use]
 mod common;
 
 use std::collections::HashMap;
@@ -10,7 +11,15 @@ use std::path::Path;
 use reqwest::Method;
 use serde_json::Value;
 
-use common::TestServer;
+use common::{Backend, TestServer};
+
+on_both_backends!(
+    replay_jumpcloud_activate,
+    replay_jumpcloud_user_lifecycle,
+    replay_jumpcloud_groups,
+    replay_okta_lifecycle,
+    replay_entra_lifecycle,
+);
 
 /// Replaces `{{name}}` with captured values in a string.
 fn substitute_text(text: &str, captured: &HashMap<String, String>) -> String {
@@ -119,14 +128,14 @@ fn match_subset(expected: &Value, actual: &Value, location: &str) -> Result<(), 
     }
 }
 
-async fn replay(file: &str) {
+async fn replay(file: &str, backend: Backend) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(file);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|err| panic!("read {}: {err}", path.display()));
     let scenario: Value = serde_json::from_str(&text).expect("fixture JSON");
-    let server = TestServer::start().await;
+    let server = TestServer::start(backend).await;
     let mut captured: HashMap<String, String> = HashMap::new();
     let never_issued = format!("scimgate_{}", "0".repeat(64));
 
@@ -232,29 +241,24 @@ async fn replay(file: &str) {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn replay_jumpcloud_activate() {
-    replay("jumpcloud/01-activate.json").await;
+async fn replay_jumpcloud_activate(backend: Backend) {
+    replay("jumpcloud/01-activate.json", backend).await;
 }
 
-#[tokio::test]
-async fn replay_jumpcloud_user_lifecycle() {
-    replay("jumpcloud/02-user-lifecycle.json").await;
+async fn replay_jumpcloud_user_lifecycle(backend: Backend) {
+    replay("jumpcloud/02-user-lifecycle.json", backend).await;
 }
 
-#[tokio::test]
-async fn replay_jumpcloud_groups() {
-    replay("jumpcloud/03-groups.json").await;
+async fn replay_jumpcloud_groups(backend: Backend) {
+    replay("jumpcloud/03-groups.json", backend).await;
 }
 
-#[tokio::test]
-async fn replay_okta_lifecycle() {
-    replay("okta/01-lifecycle.json").await;
+async fn replay_okta_lifecycle(backend: Backend) {
+    replay("okta/01-lifecycle.json", backend).await;
 }
 
-#[tokio::test]
-async fn replay_entra_lifecycle() {
-    replay("entra/01-lifecycle.json").await;
+async fn replay_entra_lifecycle(backend: Backend) {
+    replay("entra/01-lifecycle.json", backend).await;
 }
 
 /// Every fixture file has a test above.
@@ -275,7 +279,7 @@ fn every_fixture_is_replayed() {
                 .to_string_lossy()
                 .replace('\\', "/");
             assert!(
-                source.contains(&format!("replay(\"{relative}\")")),
+                source.contains(&format!("replay(\"{relative}\", backend)")),
                 "fixture {relative} has no replay test"
             );
         }

@@ -1,19 +1,34 @@
-//! `/Users` behaviour over HTTP against a real server and PostgreSQL.
+//! `/Users` behaviour over HTTP against a real server, on SQLite and PostgreSQL.
 
+#[macro_use]
 mod common;
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use common::{json_body, TestServer};
+use common::{json_body, Backend, TestServer};
+
+on_both_backends!(
+    create_returns_location_and_etag,
+    user_name_unique_ignoring_case,
+    put_ignores_id_and_meta,
+    patch_without_change_keeps_version,
+    patch_is_atomic,
+    patch_errors_have_scim_types,
+    if_match_guards_writes,
+    filters_find_expected_users,
+    paging_is_stable_and_counted,
+    delete_frees_user_name_and_records_changes,
+    deactivation_and_reactivation_are_recorded,
+    projection_on_reads,
+);
 
 fn patch(operations: Value) -> Value {
     json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": operations})
 }
 
-#[tokio::test]
-async fn create_returns_location_and_etag() {
-    let server = TestServer::start().await;
+async fn create_returns_location_and_etag(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let body = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
         "userName": "ada@example.com",
@@ -49,20 +64,17 @@ async fn create_returns_location_and_etag() {
         "unmodelled attributes round-trip"
     );
 
-    let stored: Value = sqlx::query_scalar("select resource from users")
-        .fetch_one(&server.pool)
-        .await
-        .unwrap();
+    let stored = server.pool.json("select resource from users").await;
+    assert_eq!(stored.len(), 1);
     assert!(
-        !stored.to_string().contains("Secret-123"),
+        !stored[0].to_string().contains("Secret-123"),
         "password must not be stored"
     );
     server.stop().await;
 }
 
-#[tokio::test]
-async fn user_name_unique_ignoring_case() {
-    let server = TestServer::start().await;
+async fn user_name_unique_ignoring_case(backend: Backend) {
+    let server = TestServer::start(backend).await;
     server.create_user("Ada@Example.com").await;
     let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ada@EXAMPLE.com"});
     let response = server.send(Method::POST, "/Users", &body).await;
@@ -87,9 +99,8 @@ async fn user_name_unique_ignoring_case() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn put_ignores_id_and_meta() {
-    let server = TestServer::start().await;
+async fn put_ignores_id_and_meta(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let id = server.create_user("ada@example.com").await;
     let body = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
@@ -131,9 +142,8 @@ async fn put_ignores_id_and_meta() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn patch_without_change_keeps_version() {
-    let server = TestServer::start().await;
+async fn patch_without_change_keeps_version(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let id = server.create_user("ada@example.com").await;
     let same = patch(
         json!([{"op": "replace", "path": "active", "value": true}, {"op": "replace", "path": "userName", "value": "ada@example.com"}]),
@@ -150,9 +160,8 @@ async fn patch_without_change_keeps_version() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn patch_is_atomic() {
-    let server = TestServer::start().await;
+async fn patch_is_atomic(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let id = server.create_user("ada@example.com").await;
     let operations = patch(json!([
         {"op": "replace", "path": "displayName", "value": "Ada"},
@@ -170,9 +179,8 @@ async fn patch_is_atomic() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn patch_errors_have_scim_types() {
-    let server = TestServer::start().await;
+async fn patch_errors_have_scim_types(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let id = server.create_user("ada@example.com").await;
     let cases = [
         (
@@ -204,9 +212,8 @@ async fn patch_errors_have_scim_types() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn if_match_guards_writes() {
-    let server = TestServer::start().await;
+async fn if_match_guards_writes(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let id = server.create_user("ada@example.com").await;
     let path = format!("/Users/{id}");
     let change = patch(json!([{"op": "replace", "path": "displayName", "value": "Ada"}]));
@@ -250,9 +257,8 @@ async fn if_match_guards_writes() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn filters_find_expected_users() {
-    let server = TestServer::start().await;
+async fn filters_find_expected_users(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let body = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
         "userName": "ada@example.com",
@@ -311,9 +317,8 @@ async fn filters_find_expected_users() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn paging_is_stable_and_counted() {
-    let server = TestServer::start().await;
+async fn paging_is_stable_and_counted(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let mut created = Vec::new();
     for index in 0..5 {
         created.push(
@@ -348,9 +353,8 @@ async fn paging_is_stable_and_counted() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn delete_frees_user_name_and_records_changes() {
-    let server = TestServer::start().await;
+async fn delete_frees_user_name_and_records_changes(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let id = server.create_user("ada@example.com").await;
     let group = server.create_group("Eng", &[&id]).await;
     let response = server
@@ -381,18 +385,18 @@ async fn delete_frees_user_name_and_records_changes() {
             "user.created"
         ]
     );
-    let deleted: Value = sqlx::query_scalar("select data from changes where kind = 'user.deleted'")
-        .fetch_one(&server.pool)
+    let deleted = server
+        .pool
+        .json("select data from changes where kind = 'user.deleted'")
         .await
-        .unwrap();
+        .remove(0);
     assert_eq!(deleted["resource"]["userName"], "ada@example.com");
     assert_eq!(deleted["resource"]["groups"][0]["value"], group.as_str());
     server.stop().await;
 }
 
-#[tokio::test]
-async fn deactivation_and_reactivation_are_recorded() {
-    let server = TestServer::start().await;
+async fn deactivation_and_reactivation_are_recorded(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let id = server.create_user("ada@example.com").await;
     let path = format!("/Users/{id}");
     server
@@ -425,17 +429,17 @@ async fn deactivation_and_reactivation_are_recorded() {
             "user.updated"
         ]
     );
-    let updated: Value = sqlx::query_scalar("select data from changes where kind = 'user.updated'")
-        .fetch_one(&server.pool)
+    let updated = server
+        .pool
+        .json("select data from changes where kind = 'user.updated'")
         .await
-        .unwrap();
+        .remove(0);
     assert_eq!(updated["changedAttributes"], json!(["title"]));
     server.stop().await;
 }
 
-#[tokio::test]
-async fn projection_on_reads() {
-    let server = TestServer::start().await;
+async fn projection_on_reads(backend: Backend) {
+    let server = TestServer::start(backend).await;
     let id = server.create_user("ada@example.com").await;
     let user = json_body(
         server

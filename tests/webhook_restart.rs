@@ -2,19 +2,20 @@
 //! (SIGKILL) while a delivery is in flight, a new process is started on the
 //! same database, and every event must still reach the receiver.
 
+#[macro_use]
 mod common;
 
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use common::receiver::{Behaviour, Receiver};
-use common::{create_database, create_token, drop_database};
-use scimgate::store::postgres::PgStore;
-use scimgate::store::{SharedStore, TokenScope};
+use common::{create_token, Backend, TestDatabase};
+use scimgate::store::TokenScope;
+
+on_both_backends!(killed_server_loses_no_delivery);
 
 const ADMIN_TOKEN: &str = "admin-token-for-tests";
 const BOUND: Duration = Duration::from_secs(30);
@@ -88,11 +89,12 @@ async fn create_user(
     body["id"].as_str().unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn killed_server_loses_no_delivery() {
-    let (database, url, pool) = create_database().await;
+async fn killed_server_loses_no_delivery(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let url = database.url.clone();
     let first = Process::start(&url).await;
-    let store: SharedStore = Arc::new(PgStore::from_pool(pool.clone()));
+    let store = scimgate::store::connect(&url, 2).await.unwrap();
+    let pool = database.pool().await;
     let token = create_token(store.as_ref(), "default", TokenScope::Scim).await;
     let client = reqwest::Client::new();
 
@@ -153,25 +155,20 @@ async fn killed_server_loses_no_delivery() {
     // wait (bounded) for the log to catch up.
     let mut pending: i64 = -1;
     for _ in 0..100 {
-        pending = sqlx::query_scalar(
-            "select count(*) from webhook_deliveries where status <> 'delivered'",
-        )
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+        pending = pool
+            .count("select count(*) from webhook_deliveries where status <> 'delivered'")
+            .await;
         if pending == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(pending, 0);
-    let delivered: i64 = sqlx::query_scalar("select count(*) from webhook_deliveries")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let delivered = pool.count("select count(*) from webhook_deliveries").await;
     assert_eq!(delivered, 8);
 
     second.kill();
     pool.close().await;
-    drop_database(&database).await;
+    drop(store);
+    database.remove().await;
 }

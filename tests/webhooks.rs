@@ -2,6 +2,7 @@
 //! signatures, event filters, retries in order per resource, disabling a
 //! failing endpoint, and the admin API.
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
@@ -10,8 +11,16 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use common::receiver::{Behaviour, Receiver};
-use common::TestServer;
+use common::{Backend, TestServer};
 use scimgate::webhook::retry::RetryPolicy;
+
+on_both_backends!(
+    deliveries_signed_filtered_and_equal_to_feed,
+    retry_keeps_resource_order,
+    failing_endpoint_disabled_then_resumed,
+    admin_api_checks_token_and_input
+);
+on_both_backends!(multi_thread: two_replicas_send_each_delivery_once);
 
 const ADMIN_TOKEN: &str = "admin-token-for-tests";
 const BOUND: Duration = Duration::from_secs(20);
@@ -22,8 +31,8 @@ fn patch(operations: Value) -> Value {
 
 /// Starts a server whose dispatcher retries fast and disables an endpoint
 /// after three failed attempts.
-async fn start_server() -> TestServer {
-    TestServer::start_with(|config| {
+async fn start_server(backend: Backend) -> TestServer {
+    TestServer::start_with(backend, |config| {
         config.admin_token = Some(scimgate::config::Secret(ADMIN_TOKEN.into()));
         config.webhooks.poll_interval = Duration::from_millis(50);
         config.webhooks.retry = RetryPolicy {
@@ -69,9 +78,8 @@ async fn register(server: &TestServer, receiver: &Receiver, event_types: Value) 
     endpoint["id"].as_str().unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn deliveries_signed_filtered_and_equal_to_feed() {
-    let server = start_server().await;
+async fn deliveries_signed_filtered_and_equal_to_feed(backend: Backend) {
+    let server = start_server(backend).await;
     let all = Receiver::start().await;
     let members_only = Receiver::start().await;
     register(&server, &all, json!([])).await;
@@ -144,9 +152,8 @@ async fn settled_log(server: &TestServer, endpoint: &str) -> Value {
     panic!("the delivery log of {endpoint} did not settle");
 }
 
-#[tokio::test]
-async fn retry_keeps_resource_order() {
-    let server = start_server().await;
+async fn retry_keeps_resource_order(backend: Backend) {
+    let server = start_server(backend).await;
     let receiver = Receiver::start().await;
     let endpoint = register(&server, &receiver, json!(["user.created", "user.updated"])).await;
     receiver.set_behaviour(Behaviour::FailOnce(503));
@@ -199,11 +206,10 @@ async fn retry_keeps_resource_order() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn failing_endpoint_disabled_then_resumed() {
+async fn failing_endpoint_disabled_then_resumed(backend: Backend) {
     // Retries 1 to 2 s and 2 to 4 s apart: disabling after the third failure
     // happens long before a fourth attempt could be due.
-    let server = TestServer::start_with(|config| {
+    let server = TestServer::start_with(backend, |config| {
         config.admin_token = Some(scimgate::config::Secret(ADMIN_TOKEN.into()));
         config.webhooks.poll_interval = Duration::from_millis(50);
         config.webhooks.retry = RetryPolicy {
@@ -286,9 +292,8 @@ async fn failing_endpoint_disabled_then_resumed() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn admin_api_checks_token_and_input() {
-    let server = start_server().await;
+async fn admin_api_checks_token_and_input(backend: Backend) {
+    let server = start_server(backend).await;
     // Registered endpoints point here, never at a port this test did not open.
     let receiver = Receiver::start().await;
     let url = format!("{}/admin/v1/directories/default/webhooks", server.origin);
@@ -371,7 +376,7 @@ async fn admin_api_checks_token_and_input() {
     assert_eq!(status, 404);
     server.stop().await;
 
-    let unconfigured = TestServer::start().await;
+    let unconfigured = TestServer::start(backend).await;
     let response = unconfigured
         .client
         .get(format!(
@@ -386,19 +391,23 @@ async fn admin_api_checks_token_and_input() {
     unconfigured.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_replicas_send_each_delivery_once() {
-    let server = start_server().await;
+async fn two_replicas_send_each_delivery_once(backend: Backend) {
+    let server = start_server(backend).await;
     let receiver = Receiver::start().await;
     register(&server, &receiver, json!(["user.created"])).await;
 
-    // A second replica on the same database, with its own dispatcher.
+    // A second replica on the same database, with its own store (a pool of
+    // its own) and dispatcher. On SQLite both claim under the file's write
+    // lock; on PostgreSQL with `skip locked`.
+    let replica_store = scimgate::store::connect(server.database_url(), 5)
+        .await
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let mut config = scimgate::app::ServerConfig::default();
     config.webhooks.poll_interval = Duration::from_millis(50);
     let replica = tokio::spawn(scimgate::app::run(
-        server.store.clone(),
+        replica_store.clone(),
         config,
         listener,
         async {
@@ -420,23 +429,21 @@ async fn two_replicas_send_each_delivery_once() {
     // can still be on its way.
     let mut delivered: i64 = 0;
     for _ in 0..200 {
-        delivered = sqlx::query_scalar(
-            "select count(*) from webhook_deliveries where status = 'delivered'",
-        )
-        .fetch_one(&server.pool)
-        .await
-        .unwrap();
+        delivered = server
+            .pool
+            .count("select count(*) from webhook_deliveries where status = 'delivered'")
+            .await;
         if delivered == i64::try_from(USERS).unwrap() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(delivered, i64::try_from(USERS).unwrap());
-    let attempts: Vec<i32> = sqlx::query_scalar("select attempts from webhook_deliveries")
-        .fetch_all(&server.pool)
-        .await
-        .unwrap();
-    assert!(attempts.iter().all(|count| *count == 1), "{attempts:?}");
+    let attempted_once = server
+        .pool
+        .count("select count(*) from webhook_deliveries where attempts = 1")
+        .await;
+    assert_eq!(attempted_once, i64::try_from(USERS).unwrap());
 
     let received = receiver.received();
     let ids: std::collections::HashSet<&str> =
@@ -446,5 +453,7 @@ async fn two_replicas_send_each_delivery_once() {
 
     stop.send(()).unwrap();
     replica.await.unwrap().unwrap();
+    // The replica's pool must be closed before the database is removed.
+    drop(replica_store);
     server.stop().await;
 }

@@ -2,7 +2,7 @@
 //! `/ResourceTypes` and `/Schemas`. They describe exactly what this server
 //! supports and hold no directory data, so they need no token.
 
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{json, Value};
@@ -10,7 +10,10 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use super::extract::BaseUrl;
 use super::response::scim_json;
-use crate::scim::list::MAX_COUNT;
+use super::AppState;
+use crate::scim::bulk::MAX_OPERATIONS;
+use crate::scim::cursor::CURSOR_TIMEOUT_SECS;
+use crate::scim::list::{DEFAULT_COUNT, MAX_COUNT};
 use crate::scim::schema::{
     resource_type_document, schema_document, schemas_for, ResourceKind, LIST_RESPONSE,
 };
@@ -29,15 +32,30 @@ fn list_body(resources: Vec<Value>) -> Value {
 }
 
 /// Returns the service provider configuration: RFC 7643 §5.
-pub async fn service_provider_config(BaseUrl(base): BaseUrl) -> Response {
+pub async fn service_provider_config(
+    State(state): State<AppState>,
+    BaseUrl(base): BaseUrl,
+) -> Response {
     let body = json!({
         "schemas": [SERVICE_PROVIDER_CONFIG],
         "patch": { "supported": true },
-        "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
+        "bulk": {
+            "supported": true,
+            "maxOperations": MAX_OPERATIONS,
+            "maxPayloadSize": state.max_body_bytes,
+        },
         "filter": { "supported": true, "maxResults": MAX_COUNT },
         "changePassword": { "supported": false },
-        "sort": { "supported": false },
+        "sort": { "supported": true },
         "etag": { "supported": true },
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": DEFAULT_COUNT,
+            "maxPageSize": MAX_COUNT,
+            "cursorTimeout": CURSOR_TIMEOUT_SECS,
+        },
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "Bearer token",

@@ -167,9 +167,14 @@ where
 /// Parses an `If-Match` header (RFC 7232 §3.1) into versions. An entity tag
 /// that is not one of ours can never match, so it becomes version -1.
 pub fn parse_if_match(parts: &axum::http::HeaderMap) -> IfMatch {
-    let Some(value) = parts.get(IF_MATCH).and_then(|value| value.to_str().ok()) else {
-        return IfMatch::None;
-    };
+    match parts.get(IF_MATCH).and_then(|value| value.to_str().ok()) {
+        Some(value) => parse_if_match_value(value),
+        None => IfMatch::None,
+    }
+}
+
+/// Parses an `If-Match` value: `*` or a list of entity tags.
+pub fn parse_if_match_value(value: &str) -> IfMatch {
     if value.trim() == "*" {
         return IfMatch::Any;
     }

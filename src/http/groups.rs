@@ -7,14 +7,15 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use super::extract::{parse_if_match, BaseUrl, QueryPairs, ScimAuth, ScimJson};
-use super::response::{list_response, resource_response};
+use super::response::resource_response;
+use super::search::list_resources;
 use super::users::parse_id;
 use super::AppState;
-use crate::scim::list::{parse_projection, ListParams};
+use crate::scim::list::{parse_projection, RawListParams};
 use crate::scim::patch::parse_patch_request;
 use crate::scim::resource::{normalize_resource, take_members};
 use crate::scim::schema::ResourceKind;
-use crate::store::{ListQuery, PatchResponse};
+use crate::store::PatchResponse;
 
 const KIND: ResourceKind = ResourceKind::Group;
 
@@ -80,24 +81,8 @@ pub async fn list_groups(
     BaseUrl(base): BaseUrl,
     QueryPairs(query): QueryPairs,
 ) -> Result<Response, ApiError> {
-    let params = ListParams::parse(KIND, &query)?;
-    let list_query = ListQuery {
-        with_relations: params.projection.wants("members"),
-        filter: params.filter,
-        start_index: params.start_index,
-        count: params.count,
-    };
-
-    let page = state.store.list_groups(auth.directory, &list_query).await?;
-
-    Ok(list_response(
-        KIND,
-        page.total,
-        params.start_index,
-        &page.items,
-        &base,
-        &params.projection,
-    ))
+    let raw = RawListParams::from_query(&query)?;
+    list_resources(&state, auth.directory, KIND, &raw, &base).await
 }
 
 /// Replaces a group: RFC 7644 §3.5.1. With `members` the membership is

@@ -2,11 +2,13 @@
 //! module per SCIM endpoint family. The application API ([`crate::api`])
 //! and the admin API ([`crate::admin`]) are nested into the same router.
 
+mod bulk;
 mod discovery;
 pub mod error;
 pub mod extract;
 mod groups;
 pub mod response;
+mod search;
 mod users;
 
 use std::sync::Arc;
@@ -15,7 +17,7 @@ use std::time::Duration;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{StatusCode, Uri};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::watch;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -48,6 +50,9 @@ pub struct AppState {
     pub change_signal: watch::Receiver<u64>,
     /// Becomes true when the server shuts down; long-polls return early.
     pub shutdown: watch::Receiver<bool>,
+    /// Largest accepted request body in bytes, advertised as
+    /// `bulk.maxPayloadSize`.
+    pub max_body_bytes: usize,
 }
 
 /// Limits applied to every request.
@@ -62,7 +67,11 @@ pub struct Limits {
 /// Builds the router with its middleware.
 pub fn router(state: AppState, limits: Limits) -> Router {
     let scim = Router::new()
+        .route("/", get(search::list_root))
+        .route("/.search", post(search::search_root))
+        .route("/Bulk", post(bulk::bulk))
         .route("/Users", get(users::list_users).post(users::create_user))
+        .route("/Users/.search", post(search::search_users))
         .route(
             "/Users/{id}",
             get(users::get_user)
@@ -74,6 +83,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
             "/Groups",
             get(groups::list_groups).post(groups::create_group),
         )
+        .route("/Groups/.search", post(search::search_groups))
         .route(
             "/Groups/{id}",
             get(groups::get_group)

@@ -2,11 +2,11 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::scim::projection::Projection;
 use crate::scim::render::{etag, render_resource, ResourceMeta};
-use crate::scim::schema::{ResourceKind, LIST_RESPONSE};
+use crate::scim::schema::ResourceKind;
 use crate::store::StoredResource;
 
 /// Media type of every SCIM response (RFC 7644 §3.1).
@@ -62,31 +62,4 @@ pub fn resource_response(
         }
     }
     response
-}
-
-/// Builds a `ListResponse` (RFC 7644 §3.4.2) for one page.
-pub fn list_response(
-    kind: ResourceKind,
-    total: u64,
-    start_index: u64,
-    items: &[StoredResource],
-    base_url: &str,
-    projection: &Projection,
-) -> Response {
-    let resources: Vec<Value> = items
-        .iter()
-        .map(|item| {
-            let mut body = render(kind, item, base_url);
-            projection.apply(kind, &mut body);
-            body
-        })
-        .collect();
-    let body = json!({
-        "schemas": [LIST_RESPONSE],
-        "totalResults": total,
-        "startIndex": start_index,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    });
-    scim_json(StatusCode::OK, &body)
 }

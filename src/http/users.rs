@@ -7,13 +7,13 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::{parse_if_match, BaseUrl, QueryPairs, ScimAuth, ScimJson};
-use super::response::{list_response, resource_response};
+use super::response::resource_response;
+use super::search::list_resources;
 use super::AppState;
-use crate::scim::list::{parse_projection, ListParams};
+use crate::scim::list::{parse_projection, RawListParams};
 use crate::scim::patch::parse_patch_request;
 use crate::scim::resource::normalize_resource;
 use crate::scim::schema::ResourceKind;
-use crate::store::ListQuery;
 
 const KIND: ResourceKind = ResourceKind::User;
 
@@ -78,24 +78,8 @@ pub async fn list_users(
     BaseUrl(base): BaseUrl,
     QueryPairs(query): QueryPairs,
 ) -> Result<Response, ApiError> {
-    let params = ListParams::parse(KIND, &query)?;
-    let list_query = ListQuery {
-        with_relations: params.projection.wants("groups"),
-        filter: params.filter,
-        start_index: params.start_index,
-        count: params.count,
-    };
-
-    let page = state.store.list_users(auth.directory, &list_query).await?;
-
-    Ok(list_response(
-        KIND,
-        page.total,
-        params.start_index,
-        &page.items,
-        &base,
-        &params.projection,
-    ))
+    let raw = RawListParams::from_query(&query)?;
+    list_resources(&state, auth.directory, KIND, &raw, &base).await
 }
 
 /// Replaces a user: RFC 7644 §3.5.1. Read-only attributes in the body,

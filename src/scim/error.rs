@@ -28,6 +28,11 @@ pub enum ScimType {
     InvalidVers,
     /// The request carried sensitive data in a URI.
     Sensitive,
+    /// A `cursor` value that this server did not issue for this query
+    /// (RFC 9865 §3).
+    InvalidCursor,
+    /// A `cursor` value that has expired (RFC 9865 §3).
+    ExpiredCursor,
 }
 
 impl ScimType {
@@ -44,6 +49,8 @@ impl ScimType {
             ScimType::InvalidValue => "invalidValue",
             ScimType::InvalidVers => "invalidVers",
             ScimType::Sensitive => "sensitive",
+            ScimType::InvalidCursor => "invalidCursor",
+            ScimType::ExpiredCursor => "expiredCursor",
         }
     }
 }

@@ -7,6 +7,8 @@
 //! written not to panic on any input, and property tests feed it arbitrary
 //! filters and JSON to check that.
 
+pub mod bulk;
+pub mod cursor;
 pub mod error;
 pub mod filter;
 pub mod list;

@@ -1,4 +1,6 @@
-//! Storage: one trait for every database access, and its implementations.
+//! Storage: one trait for every database access, and its implementations:
+//! [`postgres`] for production and [`sqlite`], the embedded default. The
+//! backend is chosen once at start-up from the database URL ([`connect`]).
 //!
 //! The trait speaks in SCIM-shaped values (normalised resources, PATCH
 //! operations, parsed filters) so that the HTTP layer never sees SQL and a
@@ -8,9 +10,12 @@
 pub mod changes;
 pub mod columns;
 pub mod feed;
+pub(crate) mod filter_target;
 pub mod listing;
 pub mod members;
 pub mod postgres;
+pub mod sqlite;
+pub mod transfer;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -21,8 +26,10 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::scim::cursor::CursorPosition;
 use crate::scim::error::ScimError;
 use crate::scim::filter::Filter;
+use crate::scim::list::{Paging, SortKey};
 use crate::scim::patch::{MemberRef, PatchOperation};
 use crate::scim::render::{GroupView, MemberView};
 use feed::ChangeBatch;
@@ -140,6 +147,9 @@ pub struct Page {
     pub total: u64,
     /// The requested page.
     pub items: Vec<StoredResource>,
+    /// With cursor paging, the position after the last item when more
+    /// results follow.
+    pub next: Option<CursorPosition>,
 }
 
 /// A list query, already validated.
@@ -147,8 +157,10 @@ pub struct Page {
 pub struct ListQuery {
     /// Filter, resolved against the resource type's schema.
     pub filter: Option<Filter>,
-    /// 1-based index of the first result.
-    pub start_index: u64,
+    /// Sort order; creation order when absent.
+    pub sort: Option<SortKey>,
+    /// Index or cursor paging.
+    pub paging: Paging,
     /// Maximum number of results; 0 asks only for the total.
     pub count: u64,
     /// Whether group members (or a user's groups) must be loaded.
@@ -240,6 +252,16 @@ pub trait Store: Send + Sync + 'static {
         lookup_prefix: &str,
         hash: &[u8],
     ) -> Result<TokenRecord, StoreError>;
+    /// Stores a token only if the store has no token at all, revoked ones
+    /// included, and returns it; returns `None` otherwise. Several servers
+    /// starting at once on one database create at most one such token.
+    async fn create_first_token(
+        &self,
+        directory: DirectoryId,
+        scope: TokenScope,
+        lookup_prefix: &str,
+        hash: &[u8],
+    ) -> Result<Option<TokenRecord>, StoreError>;
     /// Lists every token, revoked ones included.
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
     /// Revokes a token; [`StoreError::NotFound`] if no live token has this id.
@@ -444,20 +466,41 @@ pub trait Store: Send + Sync + 'static {
         delivery: &ClaimedDelivery,
         outcome: &AttemptOutcome,
     ) -> Result<Completion, StoreError>;
+
+    /// Reads a directory's users, groups, memberships and change records as
+    /// one consistent snapshot.
+    async fn export_directory(
+        &self,
+        directory: &Directory,
+    ) -> Result<transfer::DirectoryExport, StoreError>;
+    /// Writes an export into the directory `name` in one transaction,
+    /// creating the directory if needed. Fails with [`StoreError::Conflict`]
+    /// if it already contains users, groups or change records.
+    async fn import_directory(
+        &self,
+        name: &str,
+        data: &transfer::DirectoryExport,
+    ) -> Result<Directory, StoreError>;
 }
 
 /// A shareable handle to the configured store.
 pub type SharedStore = Arc<dyn Store>;
 
-/// Opens the store named by a database URL and applies pending migrations.
+/// Opens the store named by a database URL (`postgres://`, `postgresql://`
+/// or `sqlite:`) and applies pending migrations.
 pub async fn connect(url: &str, max_connections: u32) -> Result<SharedStore, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let store = postgres::PgStore::connect(url, max_connections).await?;
         store.migrate().await?;
         Ok(Arc::new(store))
+    } else if url.starts_with("sqlite:") {
+        let store = sqlite::SqliteStore::connect(url, max_connections).await?;
+        store.migrate().await?;
+        Ok(Arc::new(store))
     } else {
         Err(StoreError::Other(
-            "unsupported database URL: it must start with postgres:// or postgresql://".into(),
+            "unsupported database URL: it must start with postgres://, postgresql:// or sqlite:"
+                .into(),
         ))
     }
 }

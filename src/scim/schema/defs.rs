@@ -293,9 +293,9 @@ const MEMBER_SUBS: &[A] = &[
         .case_exact()
         .mutability(Immutable)
         .references(&["User", "Group"]),
-    // Not in the RFC 7643 §8.7.1 Group schema. The server fills it in from
-    // the member's own name, so a display sent by the client is ignored.
-    A::new("display", String, "Display name of the member.").mutability(ReadOnly),
+    // Not in the RFC 7643 §8.7.1 Group schema, but identity providers send
+    // it; it is stored with the membership and returned as sent.
+    A::new("display", String, "Display name of the member.").mutability(Immutable),
     A::new("type", String, "Resource type of the member.")
         .mutability(Immutable)
         .canonical(&["User", "Group"]),

@@ -6,7 +6,6 @@
 //! `displayName`, `emails.value`, `members.value`, `meta.*`); any other
 //! modelled attribute is read from the stored JSON.
 
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
@@ -15,6 +14,10 @@ use crate::scim::error::ScimError;
 use crate::scim::filter::{CompareOp, Filter};
 use crate::scim::path::ResolvedPath;
 use crate::scim::schema::{AttrType, ResourceKind};
+use crate::store::filter_target::{
+    element_target, parse_time, resource_target, type_mismatch, ColumnType, Elements, JsonBase,
+    PathTarget, Scope, Target,
+};
 
 /// Appends ` and (<filter>)` when there is a filter.
 pub(super) fn push_where(
@@ -30,237 +33,51 @@ pub(super) fn push_where(
     Ok(())
 }
 
-/// Evaluation context of the attribute paths in a (sub-)filter.
-#[derive(Clone, Debug)]
-enum Scope {
-    /// Against the resource row `r`.
-    Resource(ResourceKind),
-    /// Against one element of a multi-valued attribute.
-    Element(Elements),
-}
-
-/// The elements of a multi-valued attribute, and how to reach them.
-#[derive(Clone, Debug)]
-enum Elements {
-    /// Rows of `user_emails` as `e`.
-    Emails,
-    /// Rows of `group_members` of the group as `m`.
-    Members,
-    /// Rows of `group_members` naming the user as `gm`.
-    UserGroups,
-    /// Elements of a JSON array in the stored resource, as `el`.
-    Json(Vec<String>),
-}
-
-impl Elements {
-    fn push_exists_start(&self, builder: &mut QueryBuilder<'_, Postgres>) {
-        match self {
-            Elements::Emails => {
-                builder.push(
-                    "exists (select 1 from user_emails e where e.directory_id = r.directory_id and e.user_id = r.id and (",
-                );
-            }
-            Elements::Members => {
-                builder.push(
-                    "exists (select 1 from group_members m where m.directory_id = r.directory_id and m.group_id = r.id and (",
-                );
-            }
-            Elements::UserGroups => {
-                builder.push(
-                    "exists (select 1 from group_members gm where gm.directory_id = r.directory_id and gm.member_id = r.id and (",
-                );
-            }
-            Elements::Json(path) => {
-                builder.push("exists (select 1 from jsonb_array_elements(case when jsonb_typeof(r.resource #> ");
-                builder.push_bind(path.clone());
-                builder.push(") = 'array' then r.resource #> ");
-                builder.push_bind(path.clone());
-                builder.push(" else '[]'::jsonb end) as el where (");
-            }
+/// Opens `exists (select 1 from <elements> where (`; the caller closes it
+/// with `))`.
+fn push_exists_start(builder: &mut QueryBuilder<'_, Postgres>, elements: &Elements) {
+    match elements {
+        Elements::Emails => {
+            builder.push(
+                "exists (select 1 from user_emails e where e.directory_id = r.directory_id and e.user_id = r.id and (",
+            );
+        }
+        Elements::Members => {
+            builder.push(
+                "exists (select 1 from group_members m where m.directory_id = r.directory_id and m.group_id = r.id and (",
+            );
+        }
+        Elements::UserGroups => {
+            builder.push(
+                "exists (select 1 from group_members gm where gm.directory_id = r.directory_id and gm.member_id = r.id and (",
+            );
+        }
+        Elements::Json(path) => {
+            builder.push(
+                "exists (select 1 from jsonb_array_elements(case when jsonb_typeof(r.resource #> ",
+            );
+            builder.push_bind(path.clone());
+            builder.push(") = 'array' then r.resource #> ");
+            builder.push_bind(path.clone());
+            builder.push(" else '[]'::jsonb end) as el where (");
         }
     }
 }
 
-/// A SQL expression for one attribute, with how to compare it.
-#[derive(Clone, Debug)]
-enum Target {
-    /// A column or SQL expression of a known type.
-    Column {
-        sql: &'static str,
-        column: ColumnType,
-        case_exact: bool,
-    },
-    /// A value inside the stored JSON: `base #> path` (or `el -> name`).
-    Json {
-        base: JsonBase,
-        attr_type: AttrType,
-        case_exact: bool,
-    },
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ColumnType {
-    Text,
-    Boolean,
-    Timestamp,
-    Uuid,
-}
-
-#[derive(Clone, Debug)]
-enum JsonBase {
-    /// `r.resource #> path`.
-    Resource(Vec<String>),
-    /// `el -> name`, inside a JSON array element.
-    Element(String),
-}
-
-impl Target {
-    fn push_json(builder: &mut QueryBuilder<'_, Postgres>, base: &JsonBase) {
-        match base {
-            JsonBase::Resource(path) => {
-                builder.push("(r.resource #> ");
-                builder.push_bind(path.clone());
-                builder.push(")");
-            }
-            JsonBase::Element(name) => {
-                builder.push("(el -> ");
-                builder.push_bind(name.clone());
-                builder.push(")");
-            }
+/// Pushes the JSON value at `base` as a `jsonb` expression.
+pub(super) fn push_json(builder: &mut QueryBuilder<'_, Postgres>, base: &JsonBase) {
+    match base {
+        JsonBase::Resource(path) => {
+            builder.push("(r.resource #> ");
+            builder.push_bind(path.clone());
+            builder.push(")");
+        }
+        JsonBase::Element(name) => {
+            builder.push("(el -> ");
+            builder.push_bind(name.clone());
+            builder.push(")");
         }
     }
-}
-
-fn unsupported(path: &ResolvedPath) -> ScimError {
-    ScimError::invalid_filter(format!(
-        "filtering on '{}' is not supported",
-        display_path(path)
-    ))
-}
-
-fn display_path(path: &ResolvedPath) -> String {
-    match &path.sub_attr {
-        Some(sub) => format!("{}.{}", path.attr, sub),
-        None => path.attr.clone(),
-    }
-}
-
-fn attr_type(path: &ResolvedPath) -> (AttrType, bool) {
-    match path.target_def() {
-        Some(def) => (def.attr_type, def.case_exact),
-        None => (AttrType::String, false),
-    }
-}
-
-/// Maps a top-level path of the resource to what it compares.
-fn resource_target(kind: ResourceKind, path: &ResolvedPath) -> Result<PathTarget, ScimError> {
-    if !path.is_known() {
-        return Err(ScimError::invalid_filter(format!(
-            "unknown attribute '{}' in filter",
-            display_path(path)
-        )));
-    }
-    let sub = path.sub_attr.as_deref();
-    if !path.extension {
-        let column = |sql, column, case_exact| {
-            PathTarget::Single(Target::Column {
-                sql,
-                column,
-                case_exact,
-            })
-        };
-        match (kind, path.attr.as_str(), sub) {
-            (_, "id", None) => return Ok(column("r.id", ColumnType::Uuid, true)),
-            (_, "externalId", None) => return Ok(column("r.external_id", ColumnType::Text, true)),
-            (_, "displayName", None) => {
-                return Ok(column("r.display_name", ColumnType::Text, false))
-            }
-            (ResourceKind::User, "userName", None) => {
-                return Ok(column("r.user_name", ColumnType::Text, false))
-            }
-            (ResourceKind::User, "active", None) => {
-                return Ok(column("r.active", ColumnType::Boolean, true))
-            }
-            (_, "meta", Some("created")) => {
-                return Ok(column("r.created_at", ColumnType::Timestamp, true))
-            }
-            (_, "meta", Some("lastModified")) => {
-                return Ok(column("r.last_modified", ColumnType::Timestamp, true))
-            }
-            (ResourceKind::User, "meta", Some("resourceType")) => {
-                return Ok(column("'User'", ColumnType::Text, true))
-            }
-            (ResourceKind::Group, "meta", Some("resourceType")) => {
-                return Ok(column("'Group'", ColumnType::Text, true))
-            }
-            (_, "meta", _) => return Err(unsupported(path)),
-            (ResourceKind::User, "emails", _) => return Ok(PathTarget::Multi(Elements::Emails)),
-            (ResourceKind::User, "groups", _) => {
-                return Ok(PathTarget::Multi(Elements::UserGroups))
-            }
-            (ResourceKind::Group, "members", _) => return Ok(PathTarget::Multi(Elements::Members)),
-            _ => {}
-        }
-    }
-    let mut json_path = Vec::with_capacity(3);
-    if path.extension {
-        json_path.push(path.urn.clone());
-    }
-    json_path.push(path.attr.clone());
-    let multi_valued = path.def.is_some_and(|def| def.multi_valued);
-    if multi_valued {
-        return Ok(PathTarget::Multi(Elements::Json(json_path)));
-    }
-    if let Some(sub) = sub {
-        json_path.push(sub.to_owned());
-    }
-    let (attr_type, case_exact) = attr_type(path);
-    if attr_type == AttrType::Complex {
-        return Err(ScimError::invalid_filter(format!(
-            "'{}' is a complex attribute: filter on one of its sub-attributes",
-            display_path(path)
-        )));
-    }
-    Ok(PathTarget::Single(Target::Json {
-        base: JsonBase::Resource(json_path),
-        attr_type,
-        case_exact,
-    }))
-}
-
-/// Maps a sub-attribute of a multi-valued attribute's element.
-fn element_target(elements: &Elements, path: &ResolvedPath) -> Result<Target, ScimError> {
-    // A multi-valued attribute of simple values is compared as its `value`.
-    let sub = path.sub_attr.as_deref().unwrap_or("value");
-    let column = |sql, column, case_exact| {
-        Ok(Target::Column {
-            sql,
-            column,
-            case_exact,
-        })
-    };
-    match (elements, sub) {
-        (Elements::Emails, "value") => column("e.value", ColumnType::Text, false),
-        (Elements::Emails, "type") => column("e.type", ColumnType::Text, false),
-        (Elements::Emails, "primary") => column("e.is_primary", ColumnType::Boolean, true),
-        (Elements::Members, "value") => column("m.member_id", ColumnType::Uuid, true),
-        (Elements::Members, "type") => column("m.member_type", ColumnType::Text, false),
-        (Elements::UserGroups, "value") => column("gm.group_id", ColumnType::Uuid, true),
-        (Elements::Json(_), name) => {
-            let (attr_type, case_exact) = attr_type(path);
-            Ok(Target::Json {
-                base: JsonBase::Element(name.to_owned()),
-                attr_type,
-                case_exact,
-            })
-        }
-        _ => Err(unsupported(path)),
-    }
-}
-
-enum PathTarget {
-    Single(Target),
-    Multi(Elements),
 }
 
 fn push_filter(
@@ -292,7 +109,7 @@ fn push_filter(
             };
             match resource_target(*kind, attr)? {
                 PathTarget::Multi(elements) => {
-                    elements.push_exists_start(builder);
+                    push_exists_start(builder, &elements);
                     push_filter(builder, &Scope::Element(elements.clone()), filter)?;
                     builder.push("))");
                 }
@@ -336,7 +153,7 @@ where
             PathTarget::Single(target) => push_condition(builder, &target),
             PathTarget::Multi(elements) => {
                 let target = element_target(&elements, path)?;
-                elements.push_exists_start(builder);
+                push_exists_start(builder, &elements);
                 push_condition(builder, &target)?;
                 builder.push("))");
                 Ok(())
@@ -362,7 +179,7 @@ fn push_present(
         }
         Target::Json { base, .. } => {
             builder.push("coalesce(");
-            Target::push_json(builder, base);
+            push_json(builder, base);
             builder
                 .push(" not in ('null'::jsonb, '\"\"'::jsonb, '[]'::jsonb, '{}'::jsonb), false)");
         }
@@ -393,13 +210,6 @@ fn sql_operator(op: CompareOp) -> &'static str {
         CompareOp::Le => "<=",
         CompareOp::Co | CompareOp::Sw | CompareOp::Ew => "like",
     }
-}
-
-fn type_mismatch(op: CompareOp, value: &Value, expected: &str) -> ScimError {
-    ScimError::invalid_filter(format!(
-        "operator '{}' needs {expected}, got {value}",
-        format!("{op:?}").to_lowercase()
-    ))
 }
 
 fn push_compare(
@@ -533,15 +343,6 @@ fn push_column_compare(
     Ok(())
 }
 
-fn parse_time(op: CompareOp, value: &Value) -> Result<DateTime<Utc>, ScimError> {
-    let text = value
-        .as_str()
-        .ok_or_else(|| type_mismatch(op, value, "a dateTime string"))?;
-    DateTime::parse_from_rfc3339(text)
-        .map(|time| time.with_timezone(&Utc))
-        .map_err(|_| ScimError::invalid_filter(format!("'{text}' is not an RFC 3339 dateTime")))
-}
-
 fn push_json_compare(
     builder: &mut QueryBuilder<'_, Postgres>,
     base: &JsonBase,
@@ -560,7 +361,7 @@ fn push_json_compare(
                 CompareOp::Ne => builder.push("not coalesce("),
                 _ => return Err(type_mismatch(op, value, "a string, number or date")),
             };
-            Target::push_json(builder, base);
+            push_json(builder, base);
             builder.push(" = to_jsonb(");
             builder.push_bind(flag);
             builder.push("), false)");
@@ -573,9 +374,9 @@ fn push_json_compare(
                 return Err(type_mismatch(op, value, "a string attribute"));
             }
             builder.push("coalesce(case when jsonb_typeof(");
-            Target::push_json(builder, base);
+            push_json(builder, base);
             builder.push(") = 'number' then (");
-            Target::push_json(builder, base);
+            push_json(builder, base);
             builder.push(format!(" #>> '{{}}')::float8 {} ", sql_operator(op)));
             builder.push_bind(number);
             builder.push(format!(" end, {})", op == CompareOp::Ne));
@@ -610,7 +411,7 @@ fn push_text_compare_json(
         } else {
             builder.push("lower(");
         }
-        Target::push_json(builder, base);
+        push_json(builder, base);
         builder.push(" #>> '{}')");
     };
     if op == CompareOp::Ne {

@@ -2,11 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
+use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
+use super::list::list_rows;
 use super::membership::{apply_plan, load_members, lock_groups, remove_member_everywhere};
-use super::{db_error, filter, is_unique_violation, now, record_changes};
+use super::{db_error, is_unique_violation, now, record_changes};
 use crate::scim::patch::MemberRef;
 use crate::scim::render::{render_resource, ResourceMeta};
 use crate::scim::schema::ResourceKind;
@@ -147,55 +148,29 @@ pub(super) async fn list(
     directory: DirectoryId,
     query: &ListQuery,
 ) -> Result<Page, StoreError> {
-    let mut count =
-        QueryBuilder::<Postgres>::new("select count(*) from groups r where r.directory_id = ");
-    count.push_bind(directory);
-    filter::push_where(&mut count, ResourceKind::Group, query.filter.as_ref())?;
-    let total: i64 = count
-        .build_query_scalar()
-        .fetch_one(pool)
-        .await
-        .map_err(db_error)?;
-
-    let mut items = Vec::new();
-    if query.count > 0 {
-        let mut select = QueryBuilder::<Postgres>::new(format!(
-            "select {GROUP_COLUMNS} from groups r where r.directory_id = "
-        ));
-        select.push_bind(directory);
-        filter::push_where(&mut select, ResourceKind::Group, query.filter.as_ref())?;
-        select.push(" order by r.created_at, r.id limit ");
-        select.push_bind(i64::try_from(query.count).unwrap_or(i64::MAX));
-        select.push(" offset ");
-        select.push_bind(i64::try_from(query.start_index.saturating_sub(1)).unwrap_or(i64::MAX));
-        let rows: Vec<GroupRow> = select
-            .build_query_as()
-            .fetch_all(pool)
-            .await
-            .map_err(db_error)?;
-
-        let mut members = if query.with_relations {
-            let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
-            Some(load_members(pool, directory, &ids).await?)
-        } else {
-            None
-        };
-        items = rows
-            .into_iter()
-            .map(|row| {
-                let id = row.id;
-                let mut group = row.into_resource();
-                group.members = members
-                    .as_mut()
-                    .map(|members| members.remove(&id).unwrap_or_default());
-                group
-            })
-            .collect();
-    }
-    Ok(Page {
-        total: u64::try_from(total).unwrap_or(0),
-        items,
-    })
+    let (total, rows, next) =
+        list_rows(pool, "groups", ResourceKind::Group, directory, query).await?;
+    let mut members = if query.with_relations {
+        let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+        Some(load_members(pool, directory, &ids).await?)
+    } else {
+        None
+    };
+    let items = rows
+        .into_iter()
+        .map(|row| StoredResource {
+            members: members
+                .as_mut()
+                .map(|members| members.remove(&row.id).unwrap_or_default()),
+            id: row.id,
+            attributes: row.resource,
+            version: row.version,
+            created: row.created_at,
+            last_modified: row.last_modified,
+            groups: None,
+        })
+        .collect();
+    Ok(Page { total, items, next })
 }
 
 async fn lock_group(

@@ -11,40 +11,8 @@ use super::db_error;
 use crate::scim::render::MemberView;
 use crate::scim::schema::ResourceKind;
 use crate::store::changes::{self, Change, ChangeKind};
-use crate::store::members::MembershipPlan;
+use crate::store::members::{MembershipDelta, MembershipPlan};
 use crate::store::{DirectoryId, StoreError};
-
-/// Members actually added and removed by a plan, with their types.
-#[derive(Debug, Default)]
-pub(super) struct MembershipDelta {
-    pub added: Vec<(Uuid, String)>,
-    pub removed: Vec<(Uuid, String)>,
-}
-
-impl MembershipDelta {
-    pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.removed.is_empty()
-    }
-
-    /// Change records for this delta of group `group_id`.
-    pub fn changes(&self, group_id: Uuid, group_name: &str) -> Vec<Change> {
-        let record = |kind, (member_id, member_type): &(Uuid, String)| Change {
-            resource_type: ResourceKind::Group,
-            resource_id: group_id,
-            kind,
-            data: changes::member_data(group_id, group_name, *member_id, member_type),
-        };
-        let removed = self
-            .removed
-            .iter()
-            .map(|m| record(ChangeKind::MemberRemoved, m));
-        let added = self
-            .added
-            .iter()
-            .map(|m| record(ChangeKind::MemberAdded, m));
-        removed.chain(added).collect()
-    }
-}
 
 /// Locks group rows in id order, the order every writer uses, so that
 /// concurrent writers touching several groups cannot deadlock on them.
@@ -117,6 +85,7 @@ pub(super) async fn apply_plan(
     let found = resolve_members(tx, directory, &plan.add).await?;
     let mut add_ids = Vec::with_capacity(plan.add.len());
     let mut add_types = Vec::with_capacity(plan.add.len());
+    let mut add_displays: Vec<Option<String>> = Vec::with_capacity(plan.add.len());
     for id in &plan.add {
         match found.get(id) {
             Some(_) if *id == group_id => {
@@ -126,6 +95,7 @@ pub(super) async fn apply_plan(
             Some(member_type) => {
                 add_ids.push(*id);
                 add_types.push(member_type.clone());
+                add_displays.push(plan.displays.get(id).cloned());
             }
             None => {
                 tracing::warn!(directory.id = %directory, group.id = %group_id, member.value = %id,
@@ -162,9 +132,9 @@ pub(super) async fn apply_plan(
     }
     if !add_ids.is_empty() {
         delta.added = sqlx::query_as(
-            r#"insert into group_members (directory_id, group_id, member_id, member_type, added_at)
-               select $1, $2, t.member_id, t.member_type, $5
-               from unnest($3::uuid[], $4::text[]) as t(member_id, member_type)
+            r#"insert into group_members (directory_id, group_id, member_id, member_type, display, added_at)
+               select $1, $2, t.member_id, t.member_type, t.display, $6
+               from unnest($3::uuid[], $4::text[], $5::text[]) as t(member_id, member_type, display)
                on conflict do nothing
                returning member_id, member_type"#,
         )
@@ -172,11 +142,13 @@ pub(super) async fn apply_plan(
         .bind(group_id)
         .bind(&add_ids)
         .bind(&add_types)
+        .bind(&add_displays)
         .bind(at)
         .fetch_all(&mut **tx)
         .await
         .map_err(db_error)?;
     }
+    delta.sort_by_plan(plan);
     Ok(delta)
 }
 
@@ -189,7 +161,7 @@ pub(super) async fn remove_member_everywhere(
     member_type: &str,
     at: DateTime<Utc>,
 ) -> Result<Vec<Change>, StoreError> {
-    let groups: Vec<(Uuid, String)> = sqlx::query_as(
+    let mut groups: Vec<(Uuid, String)> = sqlx::query_as(
         r#"with removed as (
                delete from group_members where directory_id = $1 and member_id = $2
                returning group_id
@@ -205,6 +177,8 @@ pub(super) async fn remove_member_everywhere(
     .fetch_all(&mut **tx)
     .await
     .map_err(db_error)?;
+    // Group id order, so that the change records do not depend on the plan.
+    groups.sort();
     let mut records = Vec::with_capacity(groups.len());
     for (group_id, group_name) in groups {
         records.push(Change {
@@ -217,7 +191,9 @@ pub(super) async fn remove_member_everywhere(
     Ok(records)
 }
 
-/// Loads the members of several groups in one query, in the order they joined.
+/// Loads the members of several groups in one query, in the order they
+/// joined. `display` is what the client sent with the member, if anything,
+/// so that a group reads back as it was written.
 pub(super) async fn load_members<'e, E>(
     executor: E,
     directory: DirectoryId,
@@ -227,13 +203,8 @@ where
     E: sqlx::Executor<'e, Database = Postgres>,
 {
     let rows: Vec<(Uuid, Uuid, String, Option<String>)> = sqlx::query_as(
-        r#"select m.group_id, m.member_id, m.member_type,
-                  coalesce(u.display_name, u.user_name, g.display_name)
+        r#"select m.group_id, m.member_id, m.member_type, m.display
            from group_members m
-           left join users u on m.member_type = 'User'
-                and u.directory_id = m.directory_id and u.id = m.member_id
-           left join groups g on m.member_type = 'Group'
-                and g.directory_id = m.directory_id and g.id = m.member_id
            where m.directory_id = $1 and m.group_id = any($2)
            order by m.group_id, m.added_at, m.member_id"#,
     )

@@ -3,8 +3,10 @@
 mod feed;
 mod filter;
 mod groups;
+mod list;
 mod membership;
 mod reads;
+mod transfer;
 mod users;
 mod webhooks;
 
@@ -52,6 +54,17 @@ impl PgStore {
     /// Wraps an existing pool.
     pub fn from_pool(pool: PgPool) -> Self {
         Self { pool }
+    }
+
+    /// Returns PostgreSQL's plan for the page query of a list of `kind`, to
+    /// check that a filter uses an index.
+    pub async fn explain_list(
+        &self,
+        kind: crate::scim::schema::ResourceKind,
+        directory: DirectoryId,
+        query: &ListQuery,
+    ) -> Result<String, StoreError> {
+        list::explain_list(&self.pool, kind, directory, query).await
     }
 
     /// Applies pending migrations.
@@ -308,6 +321,52 @@ impl Store for PgStore {
             .await
             .map_err(db_error)?;
         Ok(row.into_credential()?.record)
+    }
+
+    async fn create_first_token(
+        &self,
+        directory: DirectoryId,
+        scope: TokenScope,
+        lookup_prefix: &str,
+        hash: &[u8],
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        // This lock mode conflicts with itself and with inserts, but not with
+        // reads, so two servers starting at once take turns here and the
+        // second one sees the first one's token.
+        sqlx::query("lock table tokens in share row exclusive mode")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let existing: i64 = sqlx::query_scalar("select count(*) from tokens")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        if existing > 0 {
+            return Ok(None);
+        }
+        let id = Uuid::now_v7();
+        sqlx::query(
+            "insert into tokens (id, directory_id, scope, lookup_prefix, token_hash) values ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(directory)
+        .bind(scope.as_str())
+        .bind(lookup_prefix)
+        .bind(hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let query = format!(
+            "select {TOKEN_COLUMNS} from tokens t join directories d on d.id = t.directory_id where t.id = $1"
+        );
+        let row: TokenRow = sqlx::query_as(&query)
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(Some(row.into_credential()?.record))
     }
 
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
@@ -614,5 +673,20 @@ impl Store for PgStore {
         outcome: &AttemptOutcome,
     ) -> Result<Completion, StoreError> {
         webhooks::complete_delivery(&self.pool, delivery, outcome).await
+    }
+
+    async fn export_directory(
+        &self,
+        directory: &Directory,
+    ) -> Result<super::transfer::DirectoryExport, StoreError> {
+        transfer::export(&self.pool, directory).await
+    }
+
+    async fn import_directory(
+        &self,
+        name: &str,
+        data: &super::transfer::DirectoryExport,
+    ) -> Result<Directory, StoreError> {
+        transfer::import(&self.pool, name, data).await
     }
 }

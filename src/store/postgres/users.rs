@@ -7,7 +7,8 @@ use serde_json::Value;
 use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
 use uuid::Uuid;
 
-use super::{db_error, filter, is_unique_violation, now, record_changes};
+use super::list::list_rows;
+use super::{db_error, is_unique_violation, now, record_changes};
 use crate::scim::render::{render_resource, GroupView, ResourceMeta};
 use crate::scim::schema::ResourceKind;
 use crate::store::changes::{self, Change, ChangeKind};
@@ -120,7 +121,7 @@ pub(super) async fn create(
     Ok(user)
 }
 
-async fn insert_emails(
+pub(super) async fn insert_emails(
     tx: &mut Transaction<'_, Postgres>,
     directory: DirectoryId,
     id: Uuid,
@@ -202,53 +203,32 @@ pub(super) async fn list(
     directory: DirectoryId,
     query: &ListQuery,
 ) -> Result<Page, StoreError> {
-    let mut count =
-        QueryBuilder::<Postgres>::new("select count(*) from users r where r.directory_id = ");
-    count.push_bind(directory);
-    filter::push_where(&mut count, ResourceKind::User, query.filter.as_ref())?;
-    let total: i64 = count
-        .build_query_scalar()
-        .fetch_one(pool)
-        .await
-        .map_err(db_error)?;
-
-    let mut items = Vec::new();
-    if query.count > 0 {
-        let mut select = QueryBuilder::<Postgres>::new(format!(
-            "select {USER_COLUMNS} from users r where r.directory_id = "
-        ));
-        select.push_bind(directory);
-        filter::push_where(&mut select, ResourceKind::User, query.filter.as_ref())?;
-        select.push(" order by r.created_at, r.id limit ");
-        select.push_bind(i64::try_from(query.count).unwrap_or(i64::MAX));
-        select.push(" offset ");
-        select.push_bind(i64::try_from(query.start_index.saturating_sub(1)).unwrap_or(i64::MAX));
-        let rows: Vec<UserRow> = select
-            .build_query_as()
-            .fetch_all(pool)
-            .await
-            .map_err(db_error)?;
-
-        let mut groups = if query.with_relations {
-            let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
-            Some(load_groups(pool, directory, &ids).await?)
-        } else {
-            None
-        };
-        items = rows
-            .into_iter()
-            .map(|row| {
-                let user_groups = groups
-                    .as_mut()
-                    .map(|groups| groups.remove(&row.id).unwrap_or_default());
-                row.into_resource(user_groups)
-            })
-            .collect();
-    }
-    Ok(Page {
-        total: u64::try_from(total).unwrap_or(0),
-        items,
-    })
+    let (total, rows, next) =
+        list_rows(pool, "users", ResourceKind::User, directory, query).await?;
+    let mut groups = if query.with_relations {
+        let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+        Some(load_groups(pool, directory, &ids).await?)
+    } else {
+        None
+    };
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            let user_groups = groups
+                .as_mut()
+                .map(|groups| groups.remove(&row.id).unwrap_or_default());
+            StoredResource {
+                id: row.id,
+                attributes: row.resource,
+                version: row.version,
+                created: row.created_at,
+                last_modified: row.last_modified,
+                members: None,
+                groups: user_groups,
+            }
+        })
+        .collect();
+    Ok(Page { total, items, next })
 }
 
 /// Replaces a user's attributes with what `compute` makes of the current
