@@ -21,7 +21,8 @@ use crate::store::feed::ChangeBatch;
 
 /// How often a waiting request reads the log even without a notification,
 /// in case a notification was lost (for example while the listening
-/// connection reconnected).
+/// connection reconnected) or never sent. On SQLite, a commit by another
+/// process on the same file wakes no request of this process.
 const RECHECK_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Query parameters of `GET /api/v1/events`.

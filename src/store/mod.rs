@@ -410,8 +410,11 @@ pub trait Store: Send + Sync + 'static {
     /// deliveries acknowledged before it; returns the number of change
     /// records deleted.
     async fn prune_changes(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
-    /// Bumps `signal` whenever a change is committed, by any replica, until
-    /// the connection fails. Callers restart it after an error.
+    /// Bumps `signal` whenever a change is committed, until the connection
+    /// fails. Callers restart it after an error. PostgreSQL signals commits
+    /// of every replica (LISTEN/NOTIFY). SQLite signals only the commits of
+    /// this store, so callers must also read the log periodically to see
+    /// writes by other processes on the same file.
     async fn watch_changes(
         &self,
         signal: &tokio::sync::watch::Sender<u64>,

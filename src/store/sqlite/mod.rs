@@ -76,8 +76,8 @@ pub struct SqliteStore {
     /// Bumped after every commit of this store that wrote change records.
     /// SQLite has no LISTEN/NOTIFY, so [`Store::watch_changes`] forwards
     /// this in-process signal. Writes by other processes on the same file
-    /// (such as `scimgate import`) wake nobody; long-polls and the webhook
-    /// dispatcher still see them at their next periodic read.
+    /// (such as `scimgate import`) wake no watcher here, so long-polls and
+    /// the webhook dispatcher read them at their next periodic read.
     commits: Arc<watch::Sender<u64>>,
 }
 

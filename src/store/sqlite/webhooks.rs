@@ -2,7 +2,7 @@
 //!
 //! Claims take SQLite's single write lock (`begin immediate`), so two
 //! dispatchers on one file, in one process or several, never claim the same
-//! delivery: each claim sees the leases of every earlier one. This replaces
+//! delivery: each claim reads the leases of every earlier one. This replaces
 //! `for update skip locked` of the PostgreSQL store, which SQLite lacks.
 
 use std::time::Duration;
