@@ -1,9 +1,10 @@
-//! The `scimgate` command: `serve`, `directory`, `token`, `export` and
-//! `import` subcommands.
+//! The `scimgate` command: `serve`, `directory`, `token`, `webhook`,
+//! `export` and `import` subcommands.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
@@ -12,9 +13,15 @@ use uuid::Uuid;
 use crate::app::{self, ServerConfig};
 use crate::auth::generate_token;
 use crate::config::{GlobalArgs, ServeArgs};
+use crate::feed::FeedSettings;
 use crate::http::Limits;
+use crate::jwt::{JwtSettings, JwtVerifier};
 use crate::store::transfer::DirectoryExport;
+use crate::store::webhooks::EndpointUpdate;
 use crate::store::{self, SharedStore, StoreError, TokenScope};
+use crate::webhook::retry::RetryPolicy;
+use crate::webhook::signature::generate_secret;
+use crate::webhook::{validate_event_types, validate_url, WebhookSettings};
 
 /// A SCIM 2.0 service provider: identity providers push users and groups,
 /// scimgate stores them and records every change.
@@ -30,7 +37,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the SCIM server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage directories (one per identity provider or customer).
     #[command(subcommand)]
     Directory(DirectoryCommand),
@@ -57,6 +64,51 @@ enum Command {
         /// File to read; standard input when absent.
         #[arg(long)]
         file: Option<PathBuf>,
+    },
+    /// Manage webhook endpoints and read their delivery log.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum WebhookCommand {
+    /// Register an endpoint and print its signing secret once.
+    Create {
+        /// Name of the directory whose events are sent.
+        #[arg(long)]
+        directory: String,
+        /// URL that deliveries are posted to (http or https).
+        #[arg(long)]
+        url: String,
+        /// Event type to send, such as user.created; repeat for several.
+        /// Without it every event type is sent.
+        #[arg(long = "event")]
+        events: Vec<String>,
+    },
+    /// List endpoints with their state (never their secrets).
+    List,
+    /// Enable an endpoint; its pending deliveries resume.
+    Enable {
+        /// Endpoint id.
+        id: Uuid,
+    },
+    /// Disable an endpoint; no new deliveries are queued for it.
+    Disable {
+        /// Endpoint id.
+        id: Uuid,
+    },
+    /// Delete an endpoint and its delivery log.
+    Delete {
+        /// Endpoint id.
+        id: Uuid,
+    },
+    /// Show an endpoint's latest deliveries.
+    Deliveries {
+        /// Endpoint id.
+        id: Uuid,
+        /// Number of deliveries to show, newest first.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
     },
 }
 
@@ -131,7 +183,7 @@ async fn open_store(global: &GlobalArgs, max_connections: u32) -> anyhow::Result
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(&cli.global, args).await,
+        Command::Serve(args) => serve(&cli.global, *args).await,
         Command::Directory(command) => {
             let store = open_store(&cli.global, 2).await?;
             directory(store, command).await
@@ -139,6 +191,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(command) => {
             let store = open_store(&cli.global, 2).await?;
             token(store, command).await
+        }
+        Command::Webhook(command) => {
+            let store = open_store(&cli.global, 2).await?;
+            webhook(store, command).await
         }
         Command::Export { directory, file } => {
             let store = open_store(&cli.global, 2).await?;
@@ -153,6 +209,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "scimgate starting");
+    let config = server_config(&args)?;
     let store = open_store(global, args.db_max_connections).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -173,16 +230,47 @@ async fn serve(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
             app::DEFAULT_DIRECTORY
         ),
     }
-    let config = ServerConfig {
-        public_url: args.public_url,
+    let shutdown = app::shutdown_signal();
+    app::run(store, config, listener, shutdown).await?;
+    Ok(())
+}
+
+/// Builds the server settings from `serve`'s flags, failing on invalid ones.
+fn server_config(args: &ServeArgs) -> anyhow::Result<ServerConfig> {
+    args.validate()?;
+    let jwt = JwtVerifier::from_settings(&JwtSettings {
+        hs256_secret: args.jwt_hs256_secret.clone(),
+        public_key_file: args.jwt_public_key_file.clone(),
+        jwks_file: args.jwt_jwks_file.clone(),
+        issuer: args.jwt_issuer.clone(),
+        audience: args.jwt_audience.clone(),
+        directory_claim: Some(args.jwt_directory_claim.clone()),
+    })?;
+    Ok(ServerConfig {
+        public_url: args.public_url.clone(),
         limits: Limits {
             max_body_bytes: args.max_body_bytes,
             request_timeout: Duration::from_secs(args.request_timeout_secs),
         },
-    };
-    let shutdown = app::shutdown_signal();
-    app::run(store, config, listener, shutdown).await?;
-    Ok(())
+        jwt: jwt.map(Arc::new),
+        admin_token: args.admin_token.clone(),
+        feed: FeedSettings {
+            retention: Duration::from_secs(args.event_retention_days.saturating_mul(86_400)),
+            max_wait: Duration::from_secs(args.feed_max_wait_secs),
+            ..FeedSettings::default()
+        },
+        webhooks: WebhookSettings {
+            retry: RetryPolicy {
+                base: Duration::from_millis(args.webhook_retry_base_ms),
+                max: Duration::from_secs(args.webhook_retry_max_secs),
+                disable_after_failures: args.webhook_disable_after_failures,
+                disable_after: Duration::from_secs(args.webhook_disable_after_secs),
+            },
+            request_timeout: Duration::from_secs(args.webhook_timeout_secs),
+            lease: Duration::from_secs(args.webhook_lease_secs),
+            ..WebhookSettings::default()
+        },
+    })
 }
 
 /// Prints the first token and the base URL to stdout, once in the life of a
@@ -335,6 +423,116 @@ async fn token(store: SharedStore, command: TokenCommand) -> anyhow::Result<()> 
             Err(StoreError::NotFound) => anyhow::bail!("no active token with id {id}"),
             Err(err) => return Err(err.into()),
         },
+    }
+    Ok(())
+}
+
+async fn webhook(store: SharedStore, command: WebhookCommand) -> anyhow::Result<()> {
+    match command {
+        WebhookCommand::Create {
+            directory,
+            url,
+            events,
+        } => {
+            validate_url(&url).map_err(anyhow::Error::msg)?;
+            validate_event_types(&events).map_err(anyhow::Error::msg)?;
+            let found = store
+                .find_directory(&directory)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no directory named '{directory}': create it with 'scimgate directory create {directory}'"))?;
+            let secret = generate_secret();
+            let endpoint = store
+                .create_webhook_endpoint(found.id, &url, &events, &secret)
+                .await?;
+            tracing::info!(webhook.id = %endpoint.id, directory.id = %found.id, "webhook endpoint created");
+            eprintln!(
+                "created webhook endpoint {} for directory '{}'; its signing secret is shown only once:",
+                endpoint.id, found.name
+            );
+            println!("{secret}");
+        }
+        WebhookCommand::List => {
+            println!(
+                "{:<36}  {:<36}  {:<8}  {:<8}  URL",
+                "ID", "DIRECTORY", "STATE", "FAILURES"
+            );
+            for endpoint in store.list_webhook_endpoints(None).await? {
+                let state = if endpoint.disabled_at.is_some() {
+                    "disabled"
+                } else {
+                    "enabled"
+                };
+                println!(
+                    "{:<36}  {:<36}  {:<8}  {:<8}  {}",
+                    endpoint.id,
+                    endpoint.directory_id,
+                    state,
+                    endpoint.consecutive_failures,
+                    endpoint.url
+                );
+                if let Some(reason) = &endpoint.disabled_reason {
+                    println!("    {reason}");
+                }
+            }
+        }
+        WebhookCommand::Enable { id } | WebhookCommand::Disable { id } => {
+            let enabled = matches!(command, WebhookCommand::Enable { .. });
+            let update = EndpointUpdate {
+                enabled: Some(enabled),
+                ..EndpointUpdate::default()
+            };
+            match store
+                .update_webhook_endpoint(id, &update, "disabled by an operator")
+                .await
+            {
+                Ok(_) => {
+                    let state = if enabled { "enabled" } else { "disabled" };
+                    tracing::info!(webhook.id = %id, state, "webhook endpoint updated");
+                    println!("{state} webhook endpoint {id}");
+                }
+                Err(StoreError::NotFound) => anyhow::bail!(
+                    "no webhook endpoint with id {id}: list them with 'scimgate webhook list'"
+                ),
+                Err(err) => return Err(err.into()),
+            }
+        }
+        WebhookCommand::Delete { id } => match store.delete_webhook_endpoint(id).await {
+            Ok(()) => {
+                tracing::info!(webhook.id = %id, "webhook endpoint deleted");
+                println!("deleted webhook endpoint {id}");
+            }
+            Err(StoreError::NotFound) => anyhow::bail!(
+                "no webhook endpoint with id {id}: list them with 'scimgate webhook list'"
+            ),
+            Err(err) => return Err(err.into()),
+        },
+        WebhookCommand::Deliveries { id, limit } => {
+            let deliveries = match store.list_deliveries(id, None, limit).await {
+                Ok(deliveries) => deliveries,
+                Err(StoreError::NotFound) => anyhow::bail!(
+                    "no webhook endpoint with id {id}: list them with 'scimgate webhook list'"
+                ),
+                Err(err) => return Err(err.into()),
+            };
+            println!(
+                "{:<10}  {:<22}  {:<9}  {:<8}  LAST ERROR",
+                "EVENT", "TYPE", "STATUS", "ATTEMPTS"
+            );
+            for delivery in deliveries {
+                let status = match delivery.status {
+                    store::webhooks::DeliveryStatus::Pending => "pending",
+                    store::webhooks::DeliveryStatus::Delivered => "delivered",
+                };
+                println!(
+                    "{:<10}  {:<22}  {:<9}  {:<8}  {}",
+                    delivery.seq,
+                    delivery.event_type,
+                    status,
+                    delivery.attempts,
+                    delivery.last_error.as_deref().unwrap_or("")
+                );
+            }
+        }
     }
     Ok(())
 }

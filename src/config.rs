@@ -117,6 +117,100 @@ pub struct ServeArgs {
     #[arg(long, env = "SCIMGATE_DB_MAX_CONNECTIONS", default_value_t = 10,
           value_parser = |value: &str| parse_positive::<u32>(value, "--db-max-connections", "SCIMGATE_DB_MAX_CONNECTIONS"))]
     pub db_max_connections: u32,
+
+    /// Bearer token of the admin API (/admin/v1); without it the admin API is disabled.
+    #[arg(long, env = "SCIMGATE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<Secret>,
+
+    /// Shared secret (at least 32 bytes) that validates HS256 JWTs for the application API.
+    #[arg(long, env = "SCIMGATE_JWT_HS256_SECRET", hide_env_values = true)]
+    pub jwt_hs256_secret: Option<Secret>,
+
+    /// PEM file with an RSA (RS256) or EC P-256 (ES256) public key that validates JWTs.
+    #[arg(long, env = "SCIMGATE_JWT_PUBLIC_KEY_FILE")]
+    pub jwt_public_key_file: Option<PathBuf>,
+
+    /// JSON Web Key Set file whose RS256 and ES256 keys validate JWTs, chosen by `kid`.
+    #[arg(long, env = "SCIMGATE_JWT_JWKS_FILE")]
+    pub jwt_jwks_file: Option<PathBuf>,
+
+    /// Issuer (`iss`) that JWTs must name; required when a JWT key is set.
+    #[arg(long, env = "SCIMGATE_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// Audience (`aud`) that JWTs must name; required when a JWT key is set.
+    #[arg(long, env = "SCIMGATE_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+
+    /// JWT claim whose value is the name of the directory the token may read.
+    #[arg(long, env = "SCIMGATE_JWT_DIRECTORY_CLAIM", default_value = crate::jwt::DEFAULT_DIRECTORY_CLAIM)]
+    pub jwt_directory_claim: String,
+
+    /// How long change records are kept for the change feed, in days; older
+    /// cursors get 410 Gone.
+    #[arg(long, env = "SCIMGATE_EVENT_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub event_retention_days: u64,
+
+    /// Longest `wait` of a change feed long-poll, in seconds; keep it below
+    /// --request-timeout-secs.
+    #[arg(long, env = "SCIMGATE_FEED_MAX_WAIT_SECS", default_value_t = 25)]
+    pub feed_max_wait_secs: u64,
+
+    /// Time limit of one webhook delivery attempt, in seconds.
+    #[arg(long, env = "SCIMGATE_WEBHOOK_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub webhook_timeout_secs: u64,
+
+    /// How long a replica keeps a claimed delivery, in seconds; must exceed
+    /// --webhook-timeout-secs.
+    #[arg(long, env = "SCIMGATE_WEBHOOK_LEASE_SECS", default_value_t = 60)]
+    pub webhook_lease_secs: u64,
+
+    /// Delay before the first retry of a failed delivery, in milliseconds;
+    /// it doubles with every further failure.
+    #[arg(long, env = "SCIMGATE_WEBHOOK_RETRY_BASE_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub webhook_retry_base_ms: u64,
+
+    /// Maximum delay between two attempts of a delivery, in seconds.
+    #[arg(long, env = "SCIMGATE_WEBHOOK_RETRY_MAX_SECS", default_value_t = 3600)]
+    pub webhook_retry_max_secs: u64,
+
+    /// Consecutive failed attempts after which an endpoint is disabled (if
+    /// it has also been failing for --webhook-disable-after-secs).
+    #[arg(long, env = "SCIMGATE_WEBHOOK_DISABLE_AFTER_FAILURES", default_value_t = 10, value_parser = clap::value_parser!(i32).range(1..))]
+    pub webhook_disable_after_failures: i32,
+
+    /// How long an endpoint must have been failing before it is disabled, in seconds.
+    #[arg(
+        long,
+        env = "SCIMGATE_WEBHOOK_DISABLE_AFTER_SECS",
+        default_value_t = 86_400
+    )]
+    pub webhook_disable_after_secs: u64,
+}
+
+impl ServeArgs {
+    /// Checks settings that depend on each other.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.feed_max_wait_secs >= self.request_timeout_secs {
+            return Err(ConfigError {
+                setting: "--feed-max-wait-secs (SCIMGATE_FEED_MAX_WAIT_SECS)",
+                message: format!(
+                    "{} s must be below --request-timeout-secs ({} s), or long-polls would time out",
+                    self.feed_max_wait_secs, self.request_timeout_secs
+                ),
+            });
+        }
+        if self.webhook_lease_secs <= self.webhook_timeout_secs {
+            return Err(ConfigError {
+                setting: "--webhook-lease-secs (SCIMGATE_WEBHOOK_LEASE_SECS)",
+                message: format!(
+                    "{} s must exceed --webhook-timeout-secs ({} s), or a slow attempt could be duplicated by another replica",
+                    self.webhook_lease_secs, self.webhook_timeout_secs
+                ),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Log output format.

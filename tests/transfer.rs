@@ -33,16 +33,22 @@ async fn postgres_to_sqlite() {
 }
 
 /// Runs `scimgate ARGS` on the database at `url`, with `stdin` as input.
-fn scimgate(url: &str, workdir: &Path, args: &[&str], stdin: Stdio) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_scimgate"))
+/// The process runs on a blocking thread, so that the test's runtime keeps
+/// serving the in-process server meanwhile: its webhook dispatcher may hold
+/// SQLite's write lock for a moment, and a blocked runtime would never
+/// release it.
+async fn scimgate(url: &str, workdir: &Path, args: &[&str], stdin: Stdio) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_scimgate"));
+    command
         .args(args)
         .current_dir(workdir)
         .env("DATABASE_URL", url)
         .env_remove("DATABASE_URL_FILE")
         .env("SCIMGATE_LOG", "warn")
-        .stdin(stdin)
-        .output()
-        .expect("run scimgate")
+        .stdin(stdin);
+    tokio::task::spawn_blocking(move || command.output().expect("run scimgate"))
+        .await
+        .expect("scimgate task")
 }
 
 fn patch(operations: Value) -> Value {
@@ -135,7 +141,8 @@ async fn transfer(from: Backend, to: Backend) {
         &workdir,
         &["export", "--directory", "default"],
         Stdio::null(),
-    );
+    )
+    .await;
     let stderr = String::from_utf8_lossy(&export.stderr);
     assert!(export.status.success(), "export failed: {stderr}");
     assert!(
@@ -152,7 +159,8 @@ async fn transfer(from: Backend, to: Backend) {
         &workdir,
         &["import", "--directory", "default"],
         Stdio::from(File::open(&file).expect("open export")),
-    );
+    )
+    .await;
     let stderr = String::from_utf8_lossy(&import.stderr);
     assert!(import.status.success(), "import failed: {stderr}");
 
@@ -161,7 +169,8 @@ async fn transfer(from: Backend, to: Backend) {
         &workdir,
         &["import", "--directory", "default", "--file"],
         Stdio::null(),
-    );
+    )
+    .await;
     assert!(!again.status.success(), "--file needs a value");
     let file_arg = file.to_string_lossy().into_owned();
     let again = scimgate(
@@ -169,7 +178,8 @@ async fn transfer(from: Backend, to: Backend) {
         &workdir,
         &["import", "--directory", "default", "--file", &file_arg],
         Stdio::null(),
-    );
+    )
+    .await;
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(!again.status.success(), "a second import must fail");
     assert!(stderr.contains("already contains"), "{stderr}");

@@ -1,5 +1,6 @@
 //! The HTTP layer: router, middleware, extractors, error rendering and one
-//! module per endpoint family.
+//! module per SCIM endpoint family. The application API ([`crate::api`])
+//! and the admin API ([`crate::admin`]) are nested into the same router.
 
 mod bulk;
 mod discovery;
@@ -10,6 +11,7 @@ pub mod response;
 mod search;
 mod users;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request};
@@ -17,10 +19,13 @@ use axum::http::Uri;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
+use tokio::sync::watch;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::config::PublicUrl;
+use crate::config::{PublicUrl, Secret};
+use crate::feed::FeedSettings;
+use crate::jwt::JwtVerifier;
 use crate::store::SharedStore;
 use error::ApiError;
 
@@ -34,6 +39,16 @@ pub struct AppState {
     pub store: SharedStore,
     /// Public base URL for links, when configured.
     pub public_url: Option<PublicUrl>,
+    /// JWT validation for the application API, when configured.
+    pub jwt: Option<Arc<JwtVerifier>>,
+    /// The admin API token; `None` disables the admin API.
+    pub admin_token: Option<Secret>,
+    /// Change feed settings.
+    pub feed: FeedSettings,
+    /// Bumped on every committed change; long-polls wait on it.
+    pub change_signal: watch::Receiver<u64>,
+    /// Becomes true when the server shuts down; long-polls return early.
+    pub shutdown: watch::Receiver<bool>,
     /// Largest accepted request body in bytes, advertised as
     /// `bulk.maxPayloadSize`.
     pub max_body_bytes: usize,
@@ -87,6 +102,8 @@ pub fn router(state: AppState, limits: Limits) -> Router {
     let x_request_id = axum::http::HeaderName::from_static("x-request-id");
     Router::new()
         .nest(SCIM_BASE_PATH, scim)
+        .nest(crate::api::API_BASE_PATH, crate::api::router())
+        .nest(crate::admin::ADMIN_BASE_PATH, crate::admin::router())
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

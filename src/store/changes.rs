@@ -32,6 +32,20 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
+    /// Every kind, in the order the documentation lists them.
+    pub const ALL: [ChangeKind; 10] = [
+        ChangeKind::UserCreated,
+        ChangeKind::UserUpdated,
+        ChangeKind::UserDeactivated,
+        ChangeKind::UserReactivated,
+        ChangeKind::UserDeleted,
+        ChangeKind::GroupCreated,
+        ChangeKind::GroupUpdated,
+        ChangeKind::GroupDeleted,
+        ChangeKind::MemberAdded,
+        ChangeKind::MemberRemoved,
+    ];
+
     /// Name stored in `changes.kind`, which is also the event type.
     pub fn as_str(self) -> &'static str {
         match self {

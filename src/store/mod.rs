@@ -9,11 +9,14 @@
 
 pub mod changes;
 pub mod columns;
+pub mod feed;
 pub(crate) mod filter_target;
+pub mod listing;
 pub mod members;
 pub mod postgres;
 pub mod sqlite;
 pub mod transfer;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -29,6 +32,11 @@ use crate::scim::filter::Filter;
 use crate::scim::list::{Paging, SortKey};
 use crate::scim::patch::{MemberRef, PatchOperation};
 use crate::scim::render::{GroupView, MemberView};
+use feed::ChangeBatch;
+use listing::{GroupListQuery, MemberEntry, UserListQuery};
+use webhooks::{
+    AttemptOutcome, ClaimedDelivery, Completion, DeliveryRecord, EndpointUpdate, WebhookEndpoint,
+};
 
 /// Identifier of a directory (tenant). Every stored row belongs to one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, sqlx::Type)]
@@ -359,6 +367,112 @@ pub trait Store: Send + Sync + 'static {
         id: Uuid,
         if_match: &IfMatch,
     ) -> Result<(), StoreError>;
+
+    /// Lists users for the application API, in id order, with their groups.
+    async fn query_users(
+        &self,
+        directory: DirectoryId,
+        query: &UserListQuery,
+    ) -> Result<Vec<StoredResource>, StoreError>;
+    /// Lists groups for the application API, in id order, without members.
+    async fn query_groups(
+        &self,
+        directory: DirectoryId,
+        query: &GroupListQuery,
+    ) -> Result<Vec<StoredResource>, StoreError>;
+    /// Lists a group's members in member id order, at most `limit` after
+    /// `after`; [`StoreError::NotFound`] if the group does not exist.
+    async fn group_member_page(
+        &self,
+        directory: DirectoryId,
+        group: Uuid,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<MemberEntry>, StoreError>;
+    /// Lists the groups a user is a direct member of, by name;
+    /// [`StoreError::NotFound`] if the user does not exist.
+    async fn user_groups(
+        &self,
+        directory: DirectoryId,
+        user: Uuid,
+    ) -> Result<Vec<StoredResource>, StoreError>;
+
+    /// Returns a feed cursor from which every later change of the directory
+    /// can be read: the last change visible now, or the retention boundary.
+    async fn feed_head(&self, directory: DirectoryId) -> Result<i64, StoreError>;
+    /// Reads at most `limit` change records of a directory after `after`, in
+    /// sequence order. Every implementation must guarantee that sequence
+    /// order is commit order within a directory, so that a reader never sees
+    /// a record before an earlier-numbered one becomes visible.
+    async fn read_changes(
+        &self,
+        directory: DirectoryId,
+        after: i64,
+        limit: u32,
+    ) -> Result<ChangeBatch, StoreError>;
+    /// Deletes change records older than `before` and delivered webhook
+    /// deliveries acknowledged before it; returns the number of change
+    /// records deleted.
+    async fn prune_changes(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Bumps `signal` whenever a change is committed, until the connection
+    /// fails. Callers restart it after an error. PostgreSQL signals commits
+    /// of every replica (LISTEN/NOTIFY). SQLite signals only the commits of
+    /// this store, so callers must also read the log periodically to see
+    /// writes by other processes on the same file.
+    async fn watch_changes(
+        &self,
+        signal: &tokio::sync::watch::Sender<u64>,
+    ) -> Result<(), StoreError>;
+
+    /// Registers a webhook endpoint.
+    async fn create_webhook_endpoint(
+        &self,
+        directory: DirectoryId,
+        url: &str,
+        event_types: &[String],
+        secret: &str,
+    ) -> Result<WebhookEndpoint, StoreError>;
+    /// Lists endpoints, of one directory or of all, by creation time.
+    async fn list_webhook_endpoints(
+        &self,
+        directory: Option<DirectoryId>,
+    ) -> Result<Vec<WebhookEndpoint>, StoreError>;
+    /// Reads one endpoint.
+    async fn get_webhook_endpoint(&self, id: Uuid) -> Result<WebhookEndpoint, StoreError>;
+    /// Changes an endpoint's registration; `reason` is recorded when it
+    /// disables it. Enabling makes the endpoint's pending deliveries due now.
+    async fn update_webhook_endpoint(
+        &self,
+        id: Uuid,
+        update: &EndpointUpdate,
+        reason: &str,
+    ) -> Result<WebhookEndpoint, StoreError>;
+    /// Deletes an endpoint and its deliveries.
+    async fn delete_webhook_endpoint(&self, id: Uuid) -> Result<(), StoreError>;
+    /// Lists an endpoint's deliveries, newest first, at most `limit` with a
+    /// sequence number below `before`.
+    async fn list_deliveries(
+        &self,
+        endpoint: Uuid,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>, StoreError>;
+    /// Claims at most `limit` due deliveries of enabled endpoints for
+    /// `lease`, skipping those another replica holds. A delivery is due only
+    /// when no earlier pending delivery of the same resource to the same
+    /// endpoint exists, which keeps deliveries in order per resource.
+    async fn claim_deliveries(
+        &self,
+        lease: std::time::Duration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
+    /// Records an attempt's outcome if the claim's lease still holds the
+    /// delivery, and updates the endpoint's failure state.
+    async fn complete_delivery(
+        &self,
+        delivery: &ClaimedDelivery,
+        outcome: &AttemptOutcome,
+    ) -> Result<Completion, StoreError>;
 
     /// Reads a directory's users, groups, memberships and change records as
     /// one consistent snapshot.

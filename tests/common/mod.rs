@@ -11,6 +11,8 @@
 
 #![allow(dead_code, unused_macros)]
 
+pub mod receiver;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Once;
@@ -33,8 +35,27 @@ use scimgate::store::{SharedStore, Store, TokenScope};
 pub const POSTGRES_URL_VARIABLE: &str = "SCIMGATE_TEST_POSTGRES_URL";
 
 /// Expands each named `async fn NAME(backend: Backend)` into a module `NAME`
-/// with two tests, `NAME::sqlite` and `NAME::postgres`.
+/// with two tests, `NAME::sqlite` and `NAME::postgres`. With a leading
+/// `multi_thread:`, the tests run on a multi-threaded runtime of four
+/// workers, for tests whose requests must run in parallel.
 macro_rules! on_both_backends {
+    (multi_thread: $($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn sqlite() {
+                    super::$name($crate::common::Backend::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn postgres() {
+                    if $crate::common::postgres_enabled() {
+                        super::$name($crate::common::Backend::Postgres).await;
+                    }
+                }
+            }
+        )*
+    };
     ($($name:ident),* $(,)?) => {
         $(
             mod $name {
@@ -288,6 +309,16 @@ impl TestPool {
         .unwrap_or_else(|err| panic!("{sql}: {err}"))
     }
 
+    /// Change records as `(seq, kind, resource_id)`, in sequence order.
+    pub async fn change_resources(&self) -> Vec<(i64, String, String)> {
+        let sql = "select seq, kind, cast(resource_id as text) from changes order by seq";
+        match self {
+            TestPool::Sqlite(pool) => sqlx::query_as(sql).fetch_all(pool).await,
+            TestPool::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await,
+        }
+        .unwrap_or_else(|err| panic!("{sql}: {err}"))
+    }
+
     /// Closes the pool.
     pub async fn close(&self) {
         match self {
@@ -319,13 +350,29 @@ pub struct TestServer {
 impl TestServer {
     /// Creates a database, migrates it and starts a server on 127.0.0.1:0.
     pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// Like [`TestServer::start`], with settings changed by `configure`.
+    pub async fn start_with(
+        backend: Backend,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> TestServer {
         let database = TestDatabase::create(backend).await;
-        TestServer::start_on(database).await
+        TestServer::start_on_with(database, configure).await
     }
 
     /// Starts a server on an existing database, migrating it first. The
     /// server removes the database when it stops.
     pub async fn start_on(database: TestDatabase) -> TestServer {
+        TestServer::start_on_with(database, |_| {}).await
+    }
+
+    /// Like [`TestServer::start_on`], with settings changed by `configure`.
+    pub async fn start_on_with(
+        database: TestDatabase,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> TestServer {
         let store = scimgate::store::connect(&database.url, 5)
             .await
             .unwrap_or_else(|err| panic!("open {:?} test database: {err}", database.backend));
@@ -338,13 +385,14 @@ impl TestServer {
             .expect("bind");
         let origin = format!("http://{}", listener.local_addr().expect("address"));
         let (shutdown, stopped) = oneshot::channel::<()>();
-        let config = ServerConfig {
-            public_url: None,
+        let mut config = ServerConfig {
             limits: scimgate::http::Limits {
                 max_body_bytes: 64 * 1024,
                 request_timeout: std::time::Duration::from_secs(30),
             },
+            ..ServerConfig::default()
         };
+        configure(&mut config);
         let handle = tokio::spawn(app::run(store.clone(), config, listener, async {
             let _ = stopped.await;
         }));
@@ -419,6 +467,28 @@ impl TestServer {
         assert_eq!(response.status(), 201, "create group {name}");
         let created: Value = response.json().await.expect("json");
         created["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Creates a `read` scope token for the `default` directory.
+    pub async fn read_token(&self) -> String {
+        create_token(self.store.as_ref(), "default", TokenScope::Read).await
+    }
+
+    /// GET `path` (under the origin, such as `/api/v1/users`) with `token`.
+    pub async fn get_with(&self, token: &str, path: &str) -> Response {
+        self.client
+            .get(format!("{}{path}", self.origin))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// GET `path` with `token`, asserting 200, and returns the JSON body.
+    pub async fn get_json(&self, token: &str, path: &str) -> Value {
+        let response = self.get_with(token, path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.expect("json body")
     }
 
     /// Change kinds recorded so far, in sequence order.

@@ -19,7 +19,7 @@ use crate::store::{
 };
 
 #[derive(sqlx::FromRow)]
-struct GroupRow {
+pub(super) struct GroupRow {
     id: Uuid,
     resource: Value,
     version: i64,
@@ -28,7 +28,7 @@ struct GroupRow {
 }
 
 impl GroupRow {
-    fn into_resource(self) -> StoredResource {
+    pub(super) fn into_resource(self) -> StoredResource {
         StoredResource {
             id: self.id,
             attributes: self.resource,
@@ -41,7 +41,7 @@ impl GroupRow {
     }
 }
 
-const GROUP_COLUMNS: &str = "r.id, r.resource, r.version, r.created_at, r.last_modified";
+pub(super) const GROUP_COLUMNS: &str = "r.id, r.resource, r.version, r.created_at, r.last_modified";
 
 fn conflict(columns: &GroupColumns) -> StoreError {
     StoreError::Conflict(format!(
@@ -113,9 +113,9 @@ pub(super) async fn create(
         data: changes::resource_data(change_view(&group)),
     }];
     change_log.extend(delta.changes(id, &columns.display_name));
-    record_changes(&mut tx, directory, at, &change_log).await?;
     let mut members = load_members(&mut *tx, directory, &[id]).await?;
     group.members = Some(members.remove(&id).unwrap_or_default());
+    record_changes(&mut tx, directory, at, &change_log).await?;
     tx.commit().await.map_err(db_error)?;
     Ok(group)
 }
@@ -214,6 +214,7 @@ where
     let delta = apply_plan(&mut tx, directory, id, &plan, at).await?;
     let attributes_changed = attributes != row.resource;
 
+    let mut change_log = Vec::new();
     let mut group =
         if attributes_changed || !delta.is_empty() {
             let version = row.version + 1;
@@ -242,7 +243,6 @@ where
                 members: None,
                 groups: None,
             };
-            let mut change_log = Vec::new();
             if attributes_changed {
                 let changed = changes::changed_attributes(&row.resource, &group.attributes);
                 change_log.push(Change {
@@ -253,7 +253,6 @@ where
                 });
             }
             change_log.extend(delta.changes(id, &columns.display_name));
-            record_changes(&mut tx, directory, at, &change_log).await?;
             group
         } else {
             row.into_resource()
@@ -269,6 +268,8 @@ where
             Some(group)
         }
     };
+    // Last, because it takes the directory's change-log lock until commit.
+    record_changes(&mut tx, directory, at, &change_log).await?;
     tx.commit().await.map_err(db_error)?;
     Ok(result)
 }

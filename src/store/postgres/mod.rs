@@ -1,20 +1,29 @@
 //! The PostgreSQL store.
 
+mod feed;
 mod filter;
 mod groups;
 mod list;
 mod membership;
+mod reads;
 mod transfer;
 mod users;
+mod webhooks;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::changes::Change;
+use super::feed::ChangeBatch;
+use super::listing::{GroupListQuery, MemberEntry, UserListQuery};
+use super::webhooks::{
+    AttemptOutcome, ClaimedDelivery, Completion, DeliveryRecord, EndpointUpdate, WebhookEndpoint,
+};
 use super::{
     Directory, DirectoryId, IfMatch, ListQuery, Page, PatchResponse, Store, StoreError,
     StoredResource, TokenCredential, TokenRecord, TokenScope,
@@ -123,7 +132,29 @@ pub(crate) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
-/// Appends change records to the log inside the caller's transaction.
+/// Advisory lock class of the per-directory change-log lock; the second key
+/// is a hash of the directory id.
+const CHANGE_LOG_LOCK_CLASS: i32 = 0x5C1D;
+
+/// Channel of the `pg_notify` sent with every committed change; the payload
+/// is the directory id.
+pub(crate) const CHANGE_CHANNEL: &str = "scimgate_changes";
+
+/// Appends change records to the log inside the caller's transaction, queues
+/// a webhook delivery per matching enabled endpoint, and notifies listeners
+/// at commit. It must be the caller's last write before commit.
+///
+/// Sequence numbers come from an identity column, which hands out values at
+/// insert time, while transactions commit in any order. Without care, a
+/// reader could see seq 12 committed while seq 11 is still in flight, move
+/// its cursor past 11 and never see it. So the insert first takes a
+/// transaction-scoped advisory lock per directory. PostgreSQL releases it
+/// only after the commit is visible to new snapshots, so the next writer of
+/// the directory draws its sequence numbers after this transaction's records
+/// are visible, and within a directory sequence order is commit order. The
+/// lock is held only for the insert and the commit, after every row lock of
+/// the transaction is taken, so it cannot close a deadlock cycle. A hash
+/// collision between two directories only serialises them too.
 pub(crate) async fn record_changes(
     tx: &mut Transaction<'_, Postgres>,
     directory: DirectoryId,
@@ -143,13 +174,33 @@ pub(crate) async fn record_changes(
         kinds.push(change.kind.as_str().to_owned());
         data.push(change.data.clone());
     }
+
+    sqlx::query("select pg_advisory_xact_lock($1, hashtext($2::text))")
+        .bind(CHANGE_LOG_LOCK_CLASS)
+        .bind(directory)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
+
     // unnest keeps the array order, so sequence numbers follow `changes`.
     sqlx::query(
-        r#"insert into changes (directory_id, resource_type, resource_id, kind, occurred_at, data)
-           select $1, t.resource_type, t.resource_id, t.kind, $2, t.data
-           from unnest($3::text[], $4::uuid[], $5::text[], $6::jsonb[])
-                with ordinality as t(resource_type, resource_id, kind, data, position)
-           order by t.position"#,
+        r#"with inserted as (
+               insert into changes (directory_id, resource_type, resource_id, kind, occurred_at, data)
+               select $1, t.resource_type, t.resource_id, t.kind, $2, t.data
+               from unnest($3::text[], $4::uuid[], $5::text[], $6::jsonb[])
+                    with ordinality as t(resource_type, resource_id, kind, data, position)
+               order by t.position
+               returning seq, directory_id, resource_type, resource_id, kind, occurred_at, data
+           )
+           insert into webhook_deliveries (id, endpoint_id, seq, directory_id, resource_type,
+                                           resource_id, kind, occurred_at, data,
+                                           next_attempt_at, created_at)
+           select gen_random_uuid(), e.id, i.seq, i.directory_id, i.resource_type,
+                  i.resource_id, i.kind, i.occurred_at, i.data, now(), now()
+           from inserted i
+           join webhook_endpoints e on e.directory_id = i.directory_id
+                and e.disabled_at is null
+                and (cardinality(e.event_types) = 0 or i.kind = any(e.event_types))"#,
     )
     .bind(directory)
     .bind(at)
@@ -160,6 +211,13 @@ pub(crate) async fn record_changes(
     .execute(&mut **tx)
     .await
     .map_err(db_error)?;
+
+    sqlx::query("select pg_notify($1, $2::text)")
+        .bind(CHANGE_CHANNEL)
+        .bind(directory)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
     Ok(())
 }
 
@@ -543,6 +601,120 @@ impl Store for PgStore {
         if_match: &IfMatch,
     ) -> Result<(), StoreError> {
         retry_aborted(|| groups::delete(&self.pool, directory, id, if_match)).await
+    }
+
+    async fn query_users(
+        &self,
+        directory: DirectoryId,
+        query: &UserListQuery,
+    ) -> Result<Vec<StoredResource>, StoreError> {
+        reads::query_users(&self.pool, directory, query).await
+    }
+
+    async fn query_groups(
+        &self,
+        directory: DirectoryId,
+        query: &GroupListQuery,
+    ) -> Result<Vec<StoredResource>, StoreError> {
+        reads::query_groups(&self.pool, directory, query).await
+    }
+
+    async fn group_member_page(
+        &self,
+        directory: DirectoryId,
+        group: Uuid,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<MemberEntry>, StoreError> {
+        reads::group_member_page(&self.pool, directory, group, after, limit).await
+    }
+
+    async fn user_groups(
+        &self,
+        directory: DirectoryId,
+        user: Uuid,
+    ) -> Result<Vec<StoredResource>, StoreError> {
+        reads::user_groups(&self.pool, directory, user).await
+    }
+
+    async fn feed_head(&self, directory: DirectoryId) -> Result<i64, StoreError> {
+        feed::feed_head(&self.pool, directory).await
+    }
+
+    async fn read_changes(
+        &self,
+        directory: DirectoryId,
+        after: i64,
+        limit: u32,
+    ) -> Result<ChangeBatch, StoreError> {
+        feed::read_changes(&self.pool, directory, after, limit).await
+    }
+
+    async fn prune_changes(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        feed::prune_changes(&self.pool, before).await
+    }
+
+    async fn watch_changes(&self, signal: &watch::Sender<u64>) -> Result<(), StoreError> {
+        feed::watch_changes(&self.pool, signal).await
+    }
+
+    async fn create_webhook_endpoint(
+        &self,
+        directory: DirectoryId,
+        url: &str,
+        event_types: &[String],
+        secret: &str,
+    ) -> Result<WebhookEndpoint, StoreError> {
+        webhooks::create_endpoint(&self.pool, directory, url, event_types, secret).await
+    }
+
+    async fn list_webhook_endpoints(
+        &self,
+        directory: Option<DirectoryId>,
+    ) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        webhooks::list_endpoints(&self.pool, directory).await
+    }
+
+    async fn get_webhook_endpoint(&self, id: Uuid) -> Result<WebhookEndpoint, StoreError> {
+        webhooks::get_endpoint(&self.pool, id).await
+    }
+
+    async fn update_webhook_endpoint(
+        &self,
+        id: Uuid,
+        update: &EndpointUpdate,
+        reason: &str,
+    ) -> Result<WebhookEndpoint, StoreError> {
+        webhooks::update_endpoint(&self.pool, id, update, reason).await
+    }
+
+    async fn delete_webhook_endpoint(&self, id: Uuid) -> Result<(), StoreError> {
+        webhooks::delete_endpoint(&self.pool, id).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        endpoint: Uuid,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        webhooks::list_deliveries(&self.pool, endpoint, before, limit).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        lease: std::time::Duration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        webhooks::claim_deliveries(&self.pool, lease, limit).await
+    }
+
+    async fn complete_delivery(
+        &self,
+        delivery: &ClaimedDelivery,
+        outcome: &AttemptOutcome,
+    ) -> Result<Completion, StoreError> {
+        webhooks::complete_delivery(&self.pool, delivery, outcome).await
     }
 
     async fn export_directory(

@@ -16,8 +16,8 @@ use crate::store::columns::{prepare_user_attributes, user_columns, UserColumns};
 use crate::store::{DirectoryId, IfMatch, ListQuery, Page, StoreError, StoredResource};
 
 #[derive(sqlx::FromRow)]
-struct UserRow {
-    id: Uuid,
+pub(super) struct UserRow {
+    pub(super) id: Uuid,
     resource: Value,
     version: i64,
     created_at: DateTime<Utc>,
@@ -25,7 +25,7 @@ struct UserRow {
 }
 
 impl UserRow {
-    fn into_resource(self, groups: Option<Vec<GroupView>>) -> StoredResource {
+    pub(super) fn into_resource(self, groups: Option<Vec<GroupView>>) -> StoredResource {
         StoredResource {
             id: self.id,
             attributes: self.resource,
@@ -38,7 +38,7 @@ impl UserRow {
     }
 }
 
-const USER_COLUMNS: &str = "r.id, r.resource, r.version, r.created_at, r.last_modified";
+pub(super) const USER_COLUMNS: &str = "r.id, r.resource, r.version, r.created_at, r.last_modified";
 
 fn conflict(columns: &UserColumns) -> StoreError {
     StoreError::Conflict(format!(
@@ -168,7 +168,7 @@ pub(super) async fn get(
 }
 
 /// Loads the direct groups of several users in one query.
-async fn load_groups<'e, E>(
+pub(super) async fn load_groups<'e, E>(
     executor: E,
     directory: DirectoryId,
     user_ids: &[Uuid],

@@ -22,7 +22,7 @@ use crate::store::{
 };
 
 #[derive(sqlx::FromRow)]
-struct GroupRow {
+pub(super) struct GroupRow {
     id: Hyphenated,
     resource: JsonText,
     version: i64,
@@ -31,7 +31,7 @@ struct GroupRow {
 }
 
 impl GroupRow {
-    fn into_resource(self) -> StoredResource {
+    pub(super) fn into_resource(self) -> StoredResource {
         StoredResource {
             id: self.id.into_uuid(),
             attributes: self.resource.0,
@@ -44,7 +44,7 @@ impl GroupRow {
     }
 }
 
-const GROUP_COLUMNS: &str = "r.id, r.resource, r.version, r.created_at, r.last_modified";
+pub(super) const GROUP_COLUMNS: &str = "r.id, r.resource, r.version, r.created_at, r.last_modified";
 
 fn conflict(columns: &GroupColumns) -> StoreError {
     StoreError::Conflict(format!(

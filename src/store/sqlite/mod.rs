@@ -17,14 +17,18 @@
 //! locks (`for update`) of the PostgreSQL store. It works across processes,
 //! so `scimgate token create` can run while `scimgate serve` is up.
 
+mod feed;
 mod filter;
 mod groups;
 mod list;
 mod membership;
+mod reads;
 mod transfer;
 mod users;
+mod webhooks;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -38,10 +42,16 @@ use sqlx::sqlite::{
 };
 use sqlx::types::Json;
 use sqlx::{Decode, Encode, Sqlite, Transaction, Type};
+use tokio::sync::watch;
 use uuid::fmt::Hyphenated;
 use uuid::Uuid;
 
 use super::changes::Change;
+use super::feed::ChangeBatch;
+use super::listing::{GroupListQuery, MemberEntry, UserListQuery};
+use super::webhooks::{
+    AttemptOutcome, ClaimedDelivery, Completion, DeliveryRecord, EndpointUpdate, WebhookEndpoint,
+};
 use super::{
     Directory, DirectoryId, IfMatch, ListQuery, Page, PatchResponse, Store, StoreError,
     StoredResource, TokenCredential, TokenRecord, TokenScope,
@@ -63,6 +73,12 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Bumped after every commit of this store that wrote change records.
+    /// SQLite has no LISTEN/NOTIFY, so [`Store::watch_changes`] forwards
+    /// this in-process signal. Writes by other processes on the same file
+    /// (such as `scimgate import`) wake no watcher here, so long-polls and
+    /// the webhook dispatcher read them at their next periodic read.
+    commits: Arc<watch::Sender<u64>>,
 }
 
 impl SqliteStore {
@@ -93,12 +109,26 @@ impl SqliteStore {
                 )),
                 other => db_error(other),
             })?;
-        Ok(Self { pool })
+        Ok(Self::from_pool(pool))
     }
 
     /// Wraps an existing pool, which must have foreign keys on.
     pub fn from_pool(pool: SqlitePool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            commits: Arc::new(watch::channel(0).0),
+        }
+    }
+
+    /// Wakes change watchers if `result` is a success: the write committed
+    /// and may have recorded changes. A spurious wake costs a watcher one
+    /// read of the log.
+    fn changed<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if result.is_ok() {
+            self.commits
+                .send_modify(|count| *count = count.wrapping_add(1));
+        }
+        result
     }
 
     /// Applies pending migrations.
@@ -206,7 +236,15 @@ impl<'r> Decode<'r, Sqlite> for Timestamp {
     }
 }
 
-/// Appends change records to the log inside the caller's transaction.
+/// Appends change records to the log inside the caller's transaction and
+/// queues a webhook delivery per matching enabled endpoint. The caller must
+/// have begun the transaction with [`begin_write`] and, after it commits,
+/// call [`SqliteStore::changed`] to wake long-polls and the dispatcher.
+///
+/// The feed is gap-free without the advisory lock the PostgreSQL store
+/// takes: `begin immediate` holds SQLite's single write lock from the
+/// transaction's first statement to its commit, so no other transaction
+/// draws sequence numbers in between, and sequence order is commit order.
 pub(crate) async fn record_changes(
     tx: &mut Transaction<'_, Sqlite>,
     directory: DirectoryId,
@@ -227,6 +265,10 @@ pub(crate) async fn record_changes(
             })
         })
         .collect();
+    let previous_seq: i64 = sqlx::query_scalar("select coalesce(max(seq), 0) from changes")
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db_error)?;
     // Rows are inserted in array order (`j.key` is the index), so sequence
     // numbers follow `changes`.
     sqlx::query(
@@ -239,6 +281,52 @@ pub(crate) async fn record_changes(
     .bind(id_text(directory.0))
     .bind(Timestamp(at))
     .bind(Value::from(rows).to_string())
+    .execute(&mut **tx)
+    .await
+    .map_err(db_error)?;
+
+    // The rows just inserted are those above the previous highest number,
+    // because the write lock keeps other writers out.
+    let targets: Vec<(Hyphenated, i64)> = sqlx::query_as(
+        r#"select e.id, c.seq
+           from changes c
+           join webhook_endpoints e on e.directory_id = c.directory_id
+                and e.disabled_at is null
+                and (json_array_length(e.event_types) = 0
+                     or exists (select 1 from json_each(e.event_types) t where t.value = c.kind))
+           where c.directory_id = ?1 and c.seq > ?2
+           order by c.seq"#,
+    )
+    .bind(id_text(directory.0))
+    .bind(previous_seq)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db_error)?;
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let deliveries: Vec<Value> = targets
+        .iter()
+        .map(|(endpoint, seq)| {
+            json!({
+                "id": Uuid::new_v4().hyphenated().to_string(),
+                "endpoint": endpoint.to_string(),
+                "seq": seq,
+            })
+        })
+        .collect();
+    sqlx::query(
+        r#"insert into webhook_deliveries (id, endpoint_id, seq, directory_id, resource_type,
+                                           resource_id, kind, occurred_at, data,
+                                           next_attempt_at, created_at)
+           select j.value ->> '$.id', j.value ->> '$.endpoint', c.seq, c.directory_id,
+                  c.resource_type, c.resource_id, c.kind, c.occurred_at, c.data, ?2, ?2
+           from json_each(?1) as j
+           join changes c on c.seq = j.value ->> '$.seq'
+           order by j.key"#,
+    )
+    .bind(Value::from(deliveries).to_string())
+    .bind(Timestamp(at))
     .execute(&mut **tx)
     .await
     .map_err(db_error)?;
@@ -488,7 +576,7 @@ impl Store for SqliteStore {
         directory: DirectoryId,
         attributes: Value,
     ) -> Result<StoredResource, StoreError> {
-        users::create(&self.pool, directory, attributes).await
+        self.changed(users::create(&self.pool, directory, attributes).await)
     }
 
     async fn get_user(
@@ -514,7 +602,8 @@ impl Store for SqliteStore {
         attributes: Value,
         if_match: &IfMatch,
     ) -> Result<StoredResource, StoreError> {
-        users::update(&self.pool, directory, id, if_match, |_| Ok(attributes)).await
+        let updated = users::update(&self.pool, directory, id, if_match, |_| Ok(attributes)).await;
+        self.changed(updated)
     }
 
     async fn patch_user(
@@ -524,12 +613,13 @@ impl Store for SqliteStore {
         operations: &[PatchOperation],
         if_match: &IfMatch,
     ) -> Result<StoredResource, StoreError> {
-        users::update(&self.pool, directory, id, if_match, |current| {
+        let updated = users::update(&self.pool, directory, id, if_match, |current| {
             let mut patched = current.clone();
             crate::scim::patch::apply_user_patch(&mut patched, operations)?;
             Ok(patched)
         })
-        .await
+        .await;
+        self.changed(updated)
     }
 
     async fn delete_user(
@@ -538,7 +628,7 @@ impl Store for SqliteStore {
         id: Uuid,
         if_match: &IfMatch,
     ) -> Result<(), StoreError> {
-        users::delete(&self.pool, directory, id, if_match).await
+        self.changed(users::delete(&self.pool, directory, id, if_match).await)
     }
 
     async fn create_group(
@@ -547,7 +637,7 @@ impl Store for SqliteStore {
         attributes: Value,
         members: Vec<MemberRef>,
     ) -> Result<StoredResource, StoreError> {
-        groups::create(&self.pool, directory, attributes, members).await
+        self.changed(groups::create(&self.pool, directory, attributes, members).await)
     }
 
     async fn get_group(
@@ -583,8 +673,8 @@ impl Store for SqliteStore {
                 .unwrap_or_default();
             Ok((attributes, plan))
         })
-        .await?;
-        updated.ok_or(StoreError::NotFound)
+        .await;
+        self.changed(updated)?.ok_or(StoreError::NotFound)
     }
 
     async fn patch_group(
@@ -595,12 +685,13 @@ impl Store for SqliteStore {
         if_match: &IfMatch,
         response: PatchResponse,
     ) -> Result<Option<StoredResource>, StoreError> {
-        groups::update(&self.pool, directory, id, if_match, response, |current| {
+        let updated = groups::update(&self.pool, directory, id, if_match, response, |current| {
             let mut patched = current.clone();
             let member_ops = crate::scim::patch::apply_group_patch(&mut patched, operations)?;
             Ok((patched, super::members::fold_member_ops(&member_ops)))
         })
-        .await
+        .await;
+        self.changed(updated)
     }
 
     async fn delete_group(
@@ -609,7 +700,7 @@ impl Store for SqliteStore {
         id: Uuid,
         if_match: &IfMatch,
     ) -> Result<(), StoreError> {
-        groups::delete(&self.pool, directory, id, if_match).await
+        self.changed(groups::delete(&self.pool, directory, id, if_match).await)
     }
 
     async fn export_directory(
@@ -624,7 +715,127 @@ impl Store for SqliteStore {
         name: &str,
         data: &super::transfer::DirectoryExport,
     ) -> Result<Directory, StoreError> {
-        transfer::import(&self.pool, name, data).await
+        self.changed(transfer::import(&self.pool, name, data).await)
+    }
+
+    async fn query_users(
+        &self,
+        directory: DirectoryId,
+        query: &UserListQuery,
+    ) -> Result<Vec<StoredResource>, StoreError> {
+        reads::query_users(&self.pool, directory, query).await
+    }
+
+    async fn query_groups(
+        &self,
+        directory: DirectoryId,
+        query: &GroupListQuery,
+    ) -> Result<Vec<StoredResource>, StoreError> {
+        reads::query_groups(&self.pool, directory, query).await
+    }
+
+    async fn group_member_page(
+        &self,
+        directory: DirectoryId,
+        group: Uuid,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<MemberEntry>, StoreError> {
+        reads::group_member_page(&self.pool, directory, group, after, limit).await
+    }
+
+    async fn user_groups(
+        &self,
+        directory: DirectoryId,
+        user: Uuid,
+    ) -> Result<Vec<StoredResource>, StoreError> {
+        reads::user_groups(&self.pool, directory, user).await
+    }
+
+    async fn feed_head(&self, directory: DirectoryId) -> Result<i64, StoreError> {
+        feed::feed_head(&self.pool, directory).await
+    }
+
+    async fn read_changes(
+        &self,
+        directory: DirectoryId,
+        after: i64,
+        limit: u32,
+    ) -> Result<ChangeBatch, StoreError> {
+        feed::read_changes(&self.pool, directory, after, limit).await
+    }
+
+    async fn prune_changes(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        feed::prune_changes(&self.pool, before).await
+    }
+
+    async fn watch_changes(&self, signal: &watch::Sender<u64>) -> Result<(), StoreError> {
+        feed::watch_changes(&self.commits, signal).await
+    }
+
+    async fn create_webhook_endpoint(
+        &self,
+        directory: DirectoryId,
+        url: &str,
+        event_types: &[String],
+        secret: &str,
+    ) -> Result<WebhookEndpoint, StoreError> {
+        webhooks::create_endpoint(&self.pool, directory, url, event_types, secret).await
+    }
+
+    async fn list_webhook_endpoints(
+        &self,
+        directory: Option<DirectoryId>,
+    ) -> Result<Vec<WebhookEndpoint>, StoreError> {
+        webhooks::list_endpoints(&self.pool, directory).await
+    }
+
+    async fn get_webhook_endpoint(&self, id: Uuid) -> Result<WebhookEndpoint, StoreError> {
+        webhooks::get_endpoint(&self.pool, id).await
+    }
+
+    async fn update_webhook_endpoint(
+        &self,
+        id: Uuid,
+        update: &EndpointUpdate,
+        reason: &str,
+    ) -> Result<WebhookEndpoint, StoreError> {
+        let updated = webhooks::update_endpoint(&self.pool, id, update, reason).await;
+        if update.enabled == Some(true) {
+            // Wakes the dispatcher, because the endpoint's pending
+            // deliveries became due.
+            return self.changed(updated);
+        }
+        updated
+    }
+
+    async fn delete_webhook_endpoint(&self, id: Uuid) -> Result<(), StoreError> {
+        webhooks::delete_endpoint(&self.pool, id).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        endpoint: Uuid,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<DeliveryRecord>, StoreError> {
+        webhooks::list_deliveries(&self.pool, endpoint, before, limit).await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        webhooks::claim_deliveries(&self.pool, lease, limit).await
+    }
+
+    async fn complete_delivery(
+        &self,
+        delivery: &ClaimedDelivery,
+        outcome: &AttemptOutcome,
+    ) -> Result<Completion, StoreError> {
+        webhooks::complete_delivery(&self.pool, delivery, outcome).await
     }
 }
 
