@@ -78,6 +78,11 @@ async fn create_returns_location_and_etag(backend: Backend) {
 
 async fn user_name_unique_ignoring_case(backend: Backend) {
     let server = TestServer::start(backend).await;
+    server.create_user("Ärger@example.com").await;
+    let body = json!({"userName": "ärger@EXAMPLE.com"});
+    let response = server.send(Method::POST, "/Users", &body).await;
+    assert_eq!(response.status(), 409, "non-ASCII letters fold too");
+
     server.create_user("Ada@Example.com").await;
     let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ada@EXAMPLE.com"});
     let response = server.send(Method::POST, "/Users", &body).await;

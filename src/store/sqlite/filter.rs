@@ -8,14 +8,16 @@
 //! use `glob`, which is case-sensitive, because SQLite's `like` ignores
 //! ASCII case even for case-exact attributes.
 //!
-//! NOTE: `lower()` folds only ASCII letters in SQLite, so a case-insensitive
-//! comparison of non-ASCII letters is exact here; PostgreSQL folds them.
+//! Case-insensitive equality and ranges use the `case_fold` collation, which
+//! folds every script and matches the indexes. NOTE: `co`, `sw` and `ew` on
+//! case-insensitive attributes fold only A to Z, because they compare
+//! `lower()` forms with `glob`; PostgreSQL folds every letter there.
 
 use serde_json::Value;
 use sqlx::{QueryBuilder, Sqlite};
 use uuid::Uuid;
 
-use super::{id_text, Timestamp};
+use super::{id_text, Timestamp, CASE_FOLD};
 use crate::scim::error::ScimError;
 use crate::scim::filter::{CompareOp, Filter};
 use crate::scim::path::ResolvedPath;
@@ -294,6 +296,10 @@ fn push_text_compare(
     op: CompareOp,
     text: &str,
 ) {
+    if !case_exact && !op.is_substring() {
+        push_case_folded_compare(builder, expression, op, text);
+        return;
+    }
     let operand = text_operand(op, text);
     let lhs = if case_exact {
         expression.to_owned()
@@ -429,6 +435,26 @@ fn push_json_compare(
     Ok(())
 }
 
+/// Pushes `expression operator value` compared with the `case_fold`
+/// collation, for equality and ranges on case-insensitive text.
+fn push_case_folded_compare(
+    builder: &mut QueryBuilder<'_, Sqlite>,
+    expression: &str,
+    op: CompareOp,
+    text: &str,
+) {
+    if op == CompareOp::Ne {
+        builder.push(format!("({expression} is null or {expression} <> "));
+    } else {
+        builder.push(format!("{expression} {} ", sql_operator(op)));
+    }
+    builder.push_bind(text.to_owned());
+    builder.push(format!(" collate {CASE_FOLD}"));
+    if op == CompareOp::Ne {
+        builder.push(")");
+    }
+}
+
 /// Text comparison on a JSON value: `json_extract(...) operator value`.
 fn push_text_compare_json(
     builder: &mut QueryBuilder<'_, Sqlite>,
@@ -437,6 +463,21 @@ fn push_text_compare_json(
     op: CompareOp,
     text: &str,
 ) {
+    if !case_exact && !op.is_substring() {
+        if op == CompareOp::Ne {
+            builder.push("coalesce(");
+            push_json(builder, "json_extract", base);
+            builder.push(" <> ");
+            builder.push_bind(text.to_owned());
+            builder.push(format!(" collate {CASE_FOLD}, true)"));
+        } else {
+            push_json(builder, "json_extract", base);
+            builder.push(format!(" {} ", sql_operator(op)));
+            builder.push_bind(text.to_owned());
+            builder.push(format!(" collate {CASE_FOLD}"));
+        }
+        return;
+    }
     let operand = text_operand(op, text);
     let wrap = |builder: &mut QueryBuilder<'_, Sqlite>| {
         if case_exact {

@@ -8,7 +8,7 @@ use serde_json::Value;
 use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use uuid::fmt::Hyphenated;
 
-use super::{db_error, filter, id_text, JsonText, Timestamp};
+use super::{db_error, filter, id_text, JsonText, Timestamp, CASE_FOLD};
 use crate::scim::cursor::CursorPosition;
 use crate::scim::error::{ScimError, ScimType};
 use crate::scim::list::{Paging, SortKey};
@@ -98,9 +98,10 @@ impl OrderKey {
             }
             OrderKey::PrimaryEmail => {
                 builder.push(
-                    "(select lower(e.value) from user_emails e where e.directory_id = r.directory_id \
+                    "((select e.value from user_emails e where e.directory_id = r.directory_id \
                      and e.user_id = r.id order by e.is_primary desc, e.position limit 1)",
                 );
+                builder.push(format!(" collate {CASE_FOLD})"));
             }
             OrderKey::Target(Target::Column {
                 sql,
@@ -108,7 +109,7 @@ impl OrderKey {
                 column,
             }) => {
                 if *column == ColumnType::Text && !case_exact {
-                    builder.push(format!("lower({sql})"));
+                    builder.push(format!("({sql} collate {CASE_FOLD})"));
                 } else {
                     builder.push(*sql);
                 }
@@ -126,8 +127,11 @@ impl OrderKey {
                 match types {
                     Some(types) => push_typed_json(builder, base, types),
                     None => {
-                        builder.push(if *case_exact { "(" } else { "lower(" });
+                        builder.push("(");
                         filter::push_json(builder, "json_extract", base);
+                        if !case_exact {
+                            builder.push(format!(" collate {CASE_FOLD}"));
+                        }
                         builder.push(")");
                     }
                 }

@@ -58,6 +58,16 @@ use super::{
 };
 use crate::scim::patch::{MemberRef, PatchOperation};
 
+/// Name of the collation that compares text ignoring case in every script.
+/// SQLite's own `lower()` and `nocase` fold only A to Z, so case-insensitive
+/// uniqueness, equality, ranges and sorting use this collation instead; its
+/// indexes need it registered on every connection that writes the tables.
+pub(crate) const CASE_FOLD: &str = "case_fold";
+
+/// Orders two strings by their Unicode lowercase forms.
+fn compare_case_folded(left: &str, right: &str) -> std::cmp::Ordering {
+    left.to_lowercase().cmp(&right.to_lowercase())
+}
 /// Migrations for SQLite, embedded in the binary. Their versions and names
 /// match those of `migrations/postgres`.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -96,7 +106,8 @@ impl SqliteStore {
             .map_err(|err| StoreError::Other(format!("invalid SQLite URL '{url}': {err}")))?
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            .collation(CASE_FOLD, compare_case_folded);
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))

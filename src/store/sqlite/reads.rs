@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::groups::{GroupRow, GROUP_COLUMNS};
 use super::users::{load_groups, UserRow, USER_COLUMNS};
-use super::{db_error, id_text, Timestamp};
+use super::{db_error, id_text, Timestamp, CASE_FOLD};
 use crate::store::listing::{GroupListQuery, MemberEntry, UserListQuery};
 use crate::store::{DirectoryId, StoreError, StoredResource};
 
@@ -29,16 +29,16 @@ pub(super) async fn query_users(
         select
             .push(
                 " and exists (select 1 from user_emails e where e.directory_id = r.directory_id \
-                 and e.user_id = r.id and lower(e.value) = lower(",
+                 and e.user_id = r.id and e.value = ",
             )
             .push_bind(email.clone())
-            .push("))");
+            .push(format!(" collate {CASE_FOLD})"));
     }
     if let Some(user_name) = &query.user_name {
         select
-            .push(" and lower(r.user_name) = lower(")
+            .push(" and r.user_name = ")
             .push_bind(user_name.clone())
-            .push(")");
+            .push(format!(" collate {CASE_FOLD}"));
     }
     if let Some(external_id) = &query.external_id {
         select
@@ -93,9 +93,9 @@ pub(super) async fn query_groups(
     select.push_bind(id_text(directory.0));
     if let Some(name) = &query.name {
         select
-            .push(" and lower(r.display_name) = lower(")
+            .push(" and r.display_name = ")
             .push_bind(name.clone())
-            .push(")");
+            .push(format!(" collate {CASE_FOLD}"));
     }
     if let Some(external_id) = &query.external_id {
         select
