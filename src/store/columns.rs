@@ -15,7 +15,9 @@ pub struct UserColumns {
     pub external_id: Option<String>,
     /// `displayName`.
     pub display_name: Option<String>,
-    /// `active`; a user without the attribute counts as active.
+    /// `active`; a user without the attribute counts as active in the
+    /// application API and change records, while SCIM filters read the
+    /// stored attribute as sent.
     pub active: bool,
     /// Every `emails` element (an object), with `""` for a missing value.
     pub emails: Vec<EmailColumns>,
@@ -66,15 +68,9 @@ fn string_field(resource: &Value, name: &str) -> Option<String> {
 
 /// Prepares a user's attributes for storage. Removes `password`, which
 /// scimgate accepts (it is write-only) but never stores, returns or logs.
-/// Sets `active` to true when it is absent, because a user without the
-/// attribute counts as active: the stored and returned resource then say
-/// what filters and change records assume.
 pub fn prepare_user_attributes(resource: &mut Value) {
     if let Value::Object(fields) = resource {
         fields.retain(|key, _| !key.eq_ignore_ascii_case("password"));
-        if !fields.contains_key("active") {
-            fields.insert("active".into(), Value::Bool(true));
-        }
     }
 }
 
@@ -188,10 +184,10 @@ mod tests {
     }
 
     #[test]
-    fn prepare_sets_active_and_drops_password() {
+    fn prepare_drops_password() {
         let mut resource = json!({"userName": "a", "PassWord": "secret"});
         prepare_user_attributes(&mut resource);
-        assert_eq!(resource, json!({"userName": "a", "active": true}));
+        assert_eq!(resource, json!({"userName": "a"}));
     }
 
     #[test]

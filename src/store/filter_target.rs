@@ -129,9 +129,6 @@ pub(crate) fn resource_target(
             (ResourceKind::User, "userName", None) => {
                 return Ok(column("r.user_name", ColumnType::Text, false))
             }
-            (ResourceKind::User, "active", None) => {
-                return Ok(column("r.active", ColumnType::Boolean, true))
-            }
             (_, "meta", Some("created")) => {
                 return Ok(column("r.created_at", ColumnType::Timestamp, true))
             }

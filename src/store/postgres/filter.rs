@@ -482,7 +482,7 @@ mod tests {
         );
         assert!(
             sql.ends_with(
-                " and ((lower(r.user_name) = lower($1) or (not coalesce((r.active = $2), false) and (r.external_id is not null and r.external_id <> ''))))"
+                " and ((lower(r.user_name) = lower($1) or (not coalesce((coalesce((r.resource #> $2) = to_jsonb($3), false)), false) and (r.external_id is not null and r.external_id <> ''))))"
             ),
             "{sql}"
         );
