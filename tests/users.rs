@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use common::{json_body, Backend, TestServer};
 
 on_both_backends!(
+    if_none_match_answers_304,
     schemas_cannot_be_patched,
     user_without_active_is_active,
     email_without_value_is_filterable,
@@ -567,5 +568,27 @@ async fn email_without_value_is_filterable(backend: Backend) {
     )
     .await;
     assert_eq!(found["totalResults"], 0);
+    server.stop().await;
+}
+
+async fn if_none_match_answers_304(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let id = server.create_user("ada@example.com").await;
+    let path = format!("/Users/{id}");
+    let response = server
+        .request(Method::GET, &path)
+        .header("if-none-match", "W/\"1\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 304);
+    assert_eq!(response.headers().get("etag").unwrap(), "W/\"1\"");
+    let response = server
+        .request(Method::GET, &path)
+        .header("if-none-match", "W/\"7\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
     server.stop().await;
 }

@@ -216,6 +216,22 @@ pub fn parse_if_match(parts: &axum::http::HeaderMap) -> IfMatch {
     }
 }
 
+/// Returns true when an `If-None-Match` header (RFC 7232 §3.2) names the
+/// current version, so that a read can answer 304 Not Modified.
+pub fn if_none_match_hits(headers: &axum::http::HeaderMap, version: i64) -> bool {
+    let Some(value) = headers
+        .get(axum::http::header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return false;
+    };
+    match parse_if_match_value(value) {
+        IfMatch::Any => true,
+        IfMatch::Versions(versions) => versions.contains(&version),
+        IfMatch::None => false,
+    }
+}
+
 /// Parses an `If-Match` value: `*` or a list of entity tags.
 pub fn parse_if_match_value(value: &str) -> IfMatch {
     if value.trim() == "*" {

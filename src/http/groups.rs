@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 use super::extract::{parse_if_match, BaseUrl, QueryPairs, ScimAuth, ScimJson};
-use super::response::resource_response;
+use super::response::{read_response, resource_response};
 use super::search::list_resources;
 use super::users::parse_id;
 use super::AppState;
@@ -55,6 +55,7 @@ pub async fn get_group(
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
     QueryPairs(query): QueryPairs,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let projection = parse_projection(KIND, &query)?;
     let group_id = parse_id(KIND, &id)?;
@@ -65,13 +66,7 @@ pub async fn get_group(
         .await
         .map_err(|err| ApiError::from_store(err, KIND, &id))?;
 
-    Ok(resource_response(
-        StatusCode::OK,
-        KIND,
-        &group,
-        &base,
-        &projection,
-    ))
+    Ok(read_response(KIND, &group, &base, &projection, &headers))
 }
 
 /// Lists groups: RFC 7644 §3.4.2.

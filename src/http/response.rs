@@ -40,6 +40,26 @@ pub fn render(kind: ResourceKind, resource: &StoredResource, base_url: &str) -> 
     )
 }
 
+/// Builds the response to a read: 304 Not Modified with the `ETag` when
+/// `If-None-Match` names the current version (RFC 7644 §3.14), else 200
+/// with the resource.
+pub fn read_response(
+    kind: ResourceKind,
+    resource: &StoredResource,
+    base_url: &str,
+    projection: &Projection,
+    headers: &axum::http::HeaderMap,
+) -> Response {
+    if super::extract::if_none_match_hits(headers, resource.version) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        if let Ok(value) = HeaderValue::from_str(&etag(resource.version)) {
+            response.headers_mut().insert(header::ETAG, value);
+        }
+        return response;
+    }
+    resource_response(StatusCode::OK, kind, resource, base_url, projection)
+}
+
 /// Builds a single-resource response with `ETag`, and `Location` for 201.
 pub fn resource_response(
     status: StatusCode,

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::extract::{parse_if_match, BaseUrl, QueryPairs, ScimAuth, ScimJson};
-use super::response::resource_response;
+use super::response::{read_response, resource_response};
 use super::search::list_resources;
 use super::AppState;
 use crate::scim::list::{parse_projection, RawListParams};
@@ -52,6 +52,7 @@ pub async fn get_user(
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
     QueryPairs(query): QueryPairs,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let projection = parse_projection(KIND, &query)?;
     let user_id = parse_id(KIND, &id)?;
@@ -62,13 +63,7 @@ pub async fn get_user(
         .await
         .map_err(|err| ApiError::from_store(err, KIND, &id))?;
 
-    Ok(resource_response(
-        StatusCode::OK,
-        KIND,
-        &user,
-        &base,
-        &projection,
-    ))
+    Ok(read_response(KIND, &user, &base, &projection, &headers))
 }
 
 /// Lists users: RFC 7644 §3.4.2.
