@@ -407,6 +407,10 @@ async fn discovery_documents(backend: Backend) {
     assert_eq!(server.get("/Schemas/urn:nope").await.status(), 404);
     assert_eq!(server.get("/ResourceTypes/Widget").await.status(), 404);
 
+    for path in ["/ServiceProviderConfig?filter=x", "/Schemas?filter=id%20pr"] {
+        let response = server.get(path).await;
+        assert_eq!(response.status(), 403, "GET {path}");
+    }
     for path in ["/ServiceProviderConfig", "/ResourceTypes", "/Schemas"] {
         let response = server.send(Method::POST, path, &json!({})).await;
         assert_eq!(response.status(), 405, "POST {path}");

@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde_json::{json, Value};
 
 use super::error::ApiError;
-use super::extract::BaseUrl;
+use super::extract::{BaseUrl, NoFilter};
 use super::response::scim_json;
 use super::AppState;
 use crate::scim::bulk::MAX_OPERATIONS;
@@ -34,6 +34,7 @@ fn list_body(resources: Vec<Value>) -> Value {
 /// Returns the service provider configuration: RFC 7643 §5.
 pub async fn service_provider_config(
     State(state): State<AppState>,
+    _: NoFilter,
     BaseUrl(base): BaseUrl,
 ) -> Response {
     let body = json!({
@@ -71,7 +72,7 @@ pub async fn service_provider_config(
 }
 
 /// Lists every resource type: RFC 7644 §4.
-pub async fn list_resource_types(BaseUrl(base): BaseUrl) -> Response {
+pub async fn list_resource_types(_: NoFilter, BaseUrl(base): BaseUrl) -> Response {
     let resources = KINDS
         .iter()
         .map(|kind| resource_type_document(*kind, &base))
@@ -81,6 +82,7 @@ pub async fn list_resource_types(BaseUrl(base): BaseUrl) -> Response {
 
 /// Returns one resource type by name.
 pub async fn get_resource_type(
+    _: NoFilter,
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -109,12 +111,13 @@ fn all_schemas(base: &str) -> Vec<Value> {
 }
 
 /// Lists every schema: RFC 7644 §4.
-pub async fn list_schemas(BaseUrl(base): BaseUrl) -> Response {
+pub async fn list_schemas(_: NoFilter, BaseUrl(base): BaseUrl) -> Response {
     scim_json(StatusCode::OK, &list_body(all_schemas(&base)))
 }
 
 /// Returns one schema by URN.
 pub async fn get_schema(
+    _: NoFilter,
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {

@@ -186,6 +186,31 @@ fn body_rejection(rejection: BytesRejection) -> ApiError {
     ScimError::invalid_syntax(format!("failed to read the request body: {text}")).into()
 }
 
+/// Rejects a `filter` parameter with 403, as RFC 7644 §4 asks of the
+/// discovery endpoints, which cannot be filtered.
+#[derive(Clone, Copy, Debug)]
+pub struct NoFilter;
+
+impl<S> FromRequestParts<S> for NoFilter
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let QueryPairs(pairs) = QueryPairs::from_request_parts(parts, state).await?;
+        if pairs
+            .iter()
+            .any(|(key, _)| key.eq_ignore_ascii_case("filter"))
+        {
+            return Err(ApiError::Forbidden(
+                "discovery endpoints cannot be filtered: remove the 'filter' parameter",
+            ));
+        }
+        Ok(NoFilter)
+    }
+}
+
 /// Query parameters as a list of pairs, so that names can be matched
 /// ignoring case. A malformed query string is a SCIM 400.
 #[derive(Clone, Debug, Default)]

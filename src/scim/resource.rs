@@ -302,6 +302,28 @@ pub(crate) fn check_required(
 /// object, and a dotted key such as `name.givenName` is folded into its
 /// complex attribute. Booleans also accept the strings "true" and "false" in
 /// any case. `userName` (User) or `displayName` (Group) is required. Group `members` stay in the output
+/// Leaves `primary: true` on the first element of each multi-valued
+/// attribute only: RFC 7643 §2.4 allows the value at most once, and a later
+/// element claiming it is read as not primary.
+fn keep_first_primary(resource: &mut Map<String, Value>) {
+    for value in resource.values_mut() {
+        let Value::Array(elements) = value else {
+            continue;
+        };
+        let mut seen = false;
+        for element in elements.iter_mut() {
+            if let Some(primary) = element.get_mut("primary") {
+                if *primary == Value::Bool(true) {
+                    if seen {
+                        *primary = Value::Bool(false);
+                    }
+                    seen = true;
+                }
+            }
+        }
+    }
+}
+
 /// as normalised member objects; [`take_members`] extracts them.
 pub fn normalize_resource(kind: ResourceKind, body: Value) -> Result<Value, ScimError> {
     let Value::Object(input) = body else {
@@ -333,6 +355,7 @@ pub fn normalize_resource(kind: ResourceKind, body: Value) -> Result<Value, Scim
 
     drop_empty_extensions(kind, &mut output);
     check_required(kind, &output)?;
+    keep_first_primary(&mut output);
     Ok(Value::Object(output))
 }
 
@@ -695,5 +718,31 @@ mod tests {
             output_schemas(GROUP, &json!({ENTERPRISE_USER: {"a": 1}})),
             vec![schema::CORE_GROUP]
         );
+    }
+}
+
+#[cfg(test)]
+mod primary_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn second_primary_is_cleared() {
+        let body = json!({
+            "userName": "a",
+            "emails": [
+                {"value": "a@x", "primary": true},
+                {"value": "b@x", "primary": true},
+                {"value": "c@x"}
+            ]
+        });
+        let user = normalize_resource(ResourceKind::User, body).unwrap();
+        let flags: Vec<&Value> = user["emails"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|email| email.get("primary").unwrap_or(&Value::Null))
+            .collect();
+        assert_eq!(flags, vec![&json!(true), &json!(false), &Value::Null]);
     }
 }
