@@ -217,6 +217,8 @@ impl JwtVerifier {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        // `nbf` is optional, but a token that carries one is refused early.
+        validation.validate_nbf = true;
 
         let mut last_error = None;
         for candidate in candidates {

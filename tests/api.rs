@@ -404,6 +404,15 @@ async fn jwt_keys_and_claims_checked(backend: Backend) {
         ),
         ("expired", mint(Algorithm::HS256, None, &hs, &expired)),
         (
+            "not valid yet",
+            mint(
+                Algorithm::HS256,
+                None,
+                &hs,
+                &claims(json!({"nbf": chrono::Utc::now().timestamp() + 3600})),
+            ),
+        ),
+        (
             "unknown kid",
             mint(Algorithm::RS256, Some("other"), &rsa, &valid),
         ),

@@ -13,6 +13,8 @@ use serde_json::{json, Value};
 use common::{Backend, TestServer};
 
 on_both_backends!(
+    future_cursor_is_rejected,
+    wrong_method_is_problem,
     lifecycle_events_in_commit_order,
     long_poll_returns_new_event,
     expired_cursor_is_gone_until_resync
@@ -318,5 +320,51 @@ async fn expired_cursor_is_gone_until_resync(backend: Backend) {
     let carol = server.create_user("carol").await;
     let page = events_after(&server, &token, &cursor).await;
     assert_eq!(page["events"][0]["resource_id"], carol);
+    server.stop().await;
+}
+
+/// A cursor beyond the newest event was never issued (a restored or
+/// replaced database): following it would skip events silently.
+async fn future_cursor_is_rejected(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let token = server.read_token().await;
+    server.create_user("ada@example.com").await;
+    let response = server.get_with(&token, "/api/v1/events?after=999999").await;
+    assert_eq!(response.status(), 400);
+    let problem: Value = response.json().await.unwrap();
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Resynchronise"),
+        "{problem}"
+    );
+    let page = events_after(&server, &token, "0").await;
+    assert_eq!(page["events"].as_array().unwrap().len(), 1);
+    server.stop().await;
+}
+
+async fn wrong_method_is_problem(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let token = server.read_token().await;
+    let response = server
+        .client
+        .post(format!("{}/api/v1/users", server.origin))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/problem+json"),
+        "{content_type}"
+    );
     server.stop().await;
 }

@@ -32,4 +32,5 @@ pub fn router() -> Router<AppState> {
         )
         .route("/webhooks/{id}/deliveries", get(webhooks::list_deliveries))
         .fallback(crate::api::not_found)
+        .method_not_allowed_fallback(crate::api::method_not_allowed)
 }

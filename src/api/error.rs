@@ -22,6 +22,9 @@ pub enum Problem {
     /// 404: unknown resource or endpoint.
     #[error("{0}")]
     NotFound(String),
+    /// 405: the endpoint exists but not for this method.
+    #[error("this endpoint does not support the request method")]
+    MethodNotAllowed,
     /// 410: a feed cursor older than the retention.
     #[error("{0}")]
     Gone(String),
@@ -40,6 +43,7 @@ impl Problem {
             Problem::BadRequest(_) => StatusCode::BAD_REQUEST,
             Problem::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Problem::NotFound(_) => StatusCode::NOT_FOUND,
+            Problem::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Problem::Gone(_) => StatusCode::GONE,
             Problem::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Problem::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

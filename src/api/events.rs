@@ -76,6 +76,14 @@ pub async fn list_events(
             .store
             .read_changes(auth.directory, after, limit)
             .await?;
+        if after > batch.head {
+            return Err(Problem::BadRequest(format!(
+                "cursor {after} is ahead of the change feed, which has reached {}: it was not \
+                 issued by this server's current database. Resynchronise: list the users and \
+                 groups, then follow the feed from the cursor that the listing returns",
+                batch.head
+            )));
+        }
         if cursor_expired(after, batch.pruned_through) {
             return Err(Problem::Gone(expired_cursor_detail(
                 after,

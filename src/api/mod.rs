@@ -29,6 +29,12 @@ pub fn router() -> Router<AppState> {
         .route("/groups/{id}/members", get(groups::list_members))
         .route("/events", get(events::list_events))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// Returns 405 as a problem document under the API and admin API.
+pub(crate) async fn method_not_allowed() -> error::Problem {
+    error::Problem::MethodNotAllowed
 }
 
 /// Returns 404 as a problem document for unknown paths under the API and

@@ -32,6 +32,9 @@ pub struct ChangeBatch {
     /// Highest sequence number that pruning may have deleted; a cursor
     /// below it may have missed records.
     pub pruned_through: i64,
+    /// Highest sequence number the log has reached, over all directories
+    /// (or `pruned_through`, if larger); a cursor above it was never issued.
+    pub head: i64,
     /// The records, in sequence order.
     pub records: Vec<ChangeRecord>,
 }

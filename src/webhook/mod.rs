@@ -64,7 +64,9 @@ pub fn validate_event_types(types: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks an endpoint URL: absolute http or https with a host.
+/// Checks an endpoint URL: absolute http or https with a host, and no user
+/// name or password, which listings would otherwise show to every reader
+/// of the admin API (requests are authenticated by their signature).
 pub fn validate_url(url: &str) -> Result<(), String> {
     let parsed =
         reqwest::Url::parse(url).map_err(|err| format!("invalid endpoint URL '{url}': {err}"))?;
@@ -72,6 +74,13 @@ pub fn validate_url(url: &str) -> Result<(), String> {
         return Err(format!(
             "invalid endpoint URL '{url}': it must be an absolute http:// or https:// URL"
         ));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(
+            "invalid endpoint URL: it must not contain a user name or password; receivers \
+             authenticate deliveries by their webhook-signature header"
+                .to_owned(),
+        );
     }
     Ok(())
 }
@@ -98,6 +107,13 @@ pub fn endpoint_json(endpoint: &WebhookEndpoint) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn url_with_credentials_rejected() {
+        let err = validate_url("http://user:pass@127.0.0.1:9000/hook").unwrap_err();
+        assert!(!err.contains("pass@"), "{err}");
+        assert!(validate_url("https://receiver.example/hook").is_ok());
+    }
 
     #[test]
     fn event_type_validation() {

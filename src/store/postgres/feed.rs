@@ -64,6 +64,10 @@ pub(super) async fn read_changes(
         .fetch_one(&mut *tx)
         .await
         .map_err(db_error)?;
+    let newest: Option<i64> = sqlx::query_scalar("select max(seq) from changes")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error)?;
     let rows: Vec<ChangeRow> = sqlx::query_as(
         r#"select seq, directory_id, resource_type, resource_id, kind, occurred_at, data
            from changes
@@ -80,6 +84,7 @@ pub(super) async fn read_changes(
     tx.commit().await.map_err(db_error)?;
     Ok(ChangeBatch {
         pruned_through,
+        head: newest.unwrap_or(0).max(pruned_through),
         records: rows.into_iter().map(ChangeRecord::from).collect(),
     })
 }
