@@ -1,4 +1,4 @@
-//! Migrations applied to a database that already holds data: a store at the
+//! Migrations applied to a database that already contains data: a store at the
 //! first schema version, filled with rows, is migrated to the latest version
 //! by the server's start-up, and every resource reads back intact.
 

@@ -100,8 +100,8 @@ where
     }
 }
 
-/// Whether a Host header value is a host name or address with an optional
-/// port, so that it can go into links unescaped.
+/// Returns true when a Host header value is a host name or address with an
+/// optional port, so that it can go into links unescaped.
 fn is_host(value: &str) -> bool {
     !value.is_empty()
         && value.len() <= 255
@@ -186,7 +186,7 @@ fn body_rejection(rejection: BytesRejection) -> ApiError {
     ScimError::invalid_syntax(format!("failed to read the request body: {text}")).into()
 }
 
-/// Rejects a `filter` parameter with 403, as RFC 7644 §4 asks of the
+/// Rejects a `filter` parameter with 403, as RFC 7644 §4 requires of the
 /// discovery endpoints, which cannot be filtered.
 #[derive(Clone, Copy, Debug)]
 pub struct NoFilter;
@@ -242,7 +242,7 @@ pub fn parse_if_match(parts: &axum::http::HeaderMap) -> IfMatch {
 }
 
 /// Returns true when an `If-None-Match` header (RFC 7232 §3.2) names the
-/// current version, so that a read can answer 304 Not Modified.
+/// current version, so that a read can return 304 Not Modified.
 pub fn if_none_match_hits(headers: &axum::http::HeaderMap, version: i64) -> bool {
     let Some(value) = headers
         .get(axum::http::header::IF_NONE_MATCH)

@@ -39,7 +39,7 @@ enum OrderKey {
     PrimaryEmail,
 }
 
-/// How a cursor's key is bound back: SQLite stores booleans as integers and
+/// Binding type of a cursor's key: SQLite stores booleans as integers and
 /// times and ids as text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum KeyType {
