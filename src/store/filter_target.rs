@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::scim::error::ScimError;
 use crate::scim::filter::CompareOp;
+use crate::scim::list::SortKey;
 use crate::scim::path::ResolvedPath;
 use crate::scim::schema::{AttrType, ResourceKind};
 
@@ -234,4 +235,46 @@ pub(crate) fn parse_time(op: CompareOp, value: &Value) -> Result<DateTime<Utc>, 
     DateTime::parse_from_rfc3339(text)
         .map(|time| time.with_timezone(&Utc))
         .map_err(|_| ScimError::invalid_filter(format!("'{text}' is not an RFC 3339 dateTime")))
+}
+
+/// The order key of a list query: the `sortBy` attribute, else the
+/// creation time. Each backend turns it into SQL.
+#[derive(Clone, Debug)]
+pub(crate) enum OrderKey {
+    /// `r.created_at`.
+    Created,
+    /// A column or JSON value.
+    Target(Target),
+    /// The primary (else first) email address, compared ignoring case.
+    PrimaryEmail,
+}
+
+impl OrderKey {
+    /// Resolves `sortBy`: a singular attribute, or `emails.value`, which
+    /// sorts by the primary address. Other multi-valued attributes are an
+    /// `invalidValue` error.
+    pub(crate) fn from_sort(kind: ResourceKind, sort: Option<&SortKey>) -> Result<Self, ScimError> {
+        let Some(sort) = sort else {
+            return Ok(OrderKey::Created);
+        };
+        let path = &sort.path;
+        if path.def.is_some_and(|def| def.multi_valued) {
+            let is_email_value = kind == ResourceKind::User
+                && !path.extension
+                && path.attr == "emails"
+                && path.sub_attr.as_deref().is_none_or(|sub| sub == "value");
+            if is_email_value {
+                return Ok(OrderKey::PrimaryEmail);
+            }
+            return Err(ScimError::invalid_value(format!(
+                "sortBy: '{path}' is multi-valued; sorting is supported on singular attributes and on emails.value"
+            )));
+        }
+        match resource_target(kind, path) {
+            Ok(PathTarget::Single(target)) => Ok(OrderKey::Target(target)),
+            _ => Err(ScimError::invalid_value(format!(
+                "sortBy: sorting on '{path}' is not supported"
+            ))),
+        }
+    }
 }

@@ -15,9 +15,9 @@ use super::db_error;
 use super::filter;
 use crate::scim::cursor::CursorPosition;
 use crate::scim::error::ScimError;
-use crate::scim::list::{Paging, SortKey};
+use crate::scim::list::Paging;
 use crate::scim::schema::{AttrType, ResourceKind};
-use crate::store::filter_target::{resource_target, ColumnType, PathTarget, Target};
+use crate::store::filter_target::{ColumnType, OrderKey, Target};
 use crate::store::{DirectoryId, ListQuery, StoreError};
 
 /// One row of a list query.
@@ -31,17 +31,6 @@ pub(super) struct ListRow {
     pub sort_key: Option<Value>,
 }
 
-/// The order key of a list query.
-#[derive(Clone, Debug)]
-enum OrderKey {
-    /// `r.created_at`.
-    Created,
-    /// A column or JSON value.
-    Target(Target),
-    /// The primary (else first) email address, lowered.
-    PrimaryEmail,
-}
-
 /// SQL type of an order key, for binding a cursor's key back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum KeyType {
@@ -52,32 +41,21 @@ enum KeyType {
     Uuid,
 }
 
-impl OrderKey {
-    fn from_sort(kind: ResourceKind, sort: Option<&SortKey>) -> Result<Self, ScimError> {
-        let Some(sort) = sort else {
-            return Ok(OrderKey::Created);
-        };
-        let path = &sort.path;
-        if path.def.is_some_and(|def| def.multi_valued) {
-            let is_email_value = kind == ResourceKind::User
-                && !path.extension
-                && path.attr == "emails"
-                && path.sub_attr.as_deref().is_none_or(|sub| sub == "value");
-            if is_email_value {
-                return Ok(OrderKey::PrimaryEmail);
-            }
-            return Err(ScimError::invalid_value(format!(
-                "sortBy: '{path}' is multi-valued; sorting is supported on singular attributes and on emails.value"
-            )));
-        }
-        match resource_target(kind, path) {
-            Ok(PathTarget::Single(target)) => Ok(OrderKey::Target(target)),
-            _ => Err(ScimError::invalid_value(format!(
-                "sortBy: sorting on '{path}' is not supported"
-            ))),
-        }
-    }
+/// The SQL of an order key on this backend.
+trait OrderSql {
+    /// Returns the type a cursor's key is bound as.
+    fn key_type(&self) -> KeyType;
+    /// Pushes the key expression.
+    fn push(&self, builder: &mut QueryBuilder<'_, Postgres>);
+    /// Binds a cursor's key as the key's type.
+    fn push_bind_key(
+        &self,
+        builder: &mut QueryBuilder<'_, Postgres>,
+        key: &Value,
+    ) -> Result<(), ScimError>;
+}
 
+impl OrderSql for OrderKey {
     fn key_type(&self) -> KeyType {
         match self {
             OrderKey::Created => KeyType::Timestamp,

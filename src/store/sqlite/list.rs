@@ -11,9 +11,9 @@ use uuid::fmt::Hyphenated;
 use super::{db_error, filter, id_text, JsonText, Timestamp, CASE_FOLD};
 use crate::scim::cursor::CursorPosition;
 use crate::scim::error::{ScimError, ScimType};
-use crate::scim::list::{Paging, SortKey};
+use crate::scim::list::Paging;
 use crate::scim::schema::{AttrType, ResourceKind};
-use crate::store::filter_target::{resource_target, ColumnType, JsonBase, PathTarget, Target};
+use crate::store::filter_target::{ColumnType, JsonBase, OrderKey, Target};
 use crate::store::{DirectoryId, ListQuery, StoreError};
 
 /// One row of a list query.
@@ -28,17 +28,6 @@ pub(super) struct ListRow {
     pub sort_key: String,
 }
 
-/// The order key of a list query.
-#[derive(Clone, Debug)]
-enum OrderKey {
-    /// `r.created_at`, fixed-width RFC 3339 text.
-    Created,
-    /// A column or JSON value.
-    Target(Target),
-    /// The primary (else first) email address, lowered.
-    PrimaryEmail,
-}
-
 /// Binding type of a cursor's key: SQLite stores booleans as integers and
 /// times and ids as text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,32 +37,21 @@ enum KeyType {
     Number,
 }
 
-impl OrderKey {
-    fn from_sort(kind: ResourceKind, sort: Option<&SortKey>) -> Result<Self, ScimError> {
-        let Some(sort) = sort else {
-            return Ok(OrderKey::Created);
-        };
-        let path = &sort.path;
-        if path.def.is_some_and(|def| def.multi_valued) {
-            let is_email_value = kind == ResourceKind::User
-                && !path.extension
-                && path.attr == "emails"
-                && path.sub_attr.as_deref().is_none_or(|sub| sub == "value");
-            if is_email_value {
-                return Ok(OrderKey::PrimaryEmail);
-            }
-            return Err(ScimError::invalid_value(format!(
-                "sortBy: '{path}' is multi-valued; sorting is supported on singular attributes and on emails.value"
-            )));
-        }
-        match resource_target(kind, path) {
-            Ok(PathTarget::Single(target)) => Ok(OrderKey::Target(target)),
-            _ => Err(ScimError::invalid_value(format!(
-                "sortBy: sorting on '{path}' is not supported"
-            ))),
-        }
-    }
+/// The SQL of an order key on this backend.
+trait OrderSql {
+    /// Returns the type a cursor's key is bound as.
+    fn key_type(&self) -> KeyType;
+    /// Pushes the key expression.
+    fn push(&self, builder: &mut QueryBuilder<'_, Sqlite>);
+    /// Binds a cursor's key as the key's type.
+    fn push_bind_key(
+        &self,
+        builder: &mut QueryBuilder<'_, Sqlite>,
+        key: &Value,
+    ) -> Result<(), ScimError>;
+}
 
+impl OrderSql for OrderKey {
     fn key_type(&self) -> KeyType {
         match self {
             OrderKey::Created | OrderKey::PrimaryEmail => KeyType::Text,
