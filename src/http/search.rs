@@ -139,21 +139,17 @@ pub async fn search_root(
     list_both(&state, auth.directory, &raw, &base).await
 }
 
-/// Parses the root filter for one type. A filter naming an attribute that
-/// only the other type has matches nothing of this type, so it is `None`.
-fn filter_applies(kind: ResourceKind, raw: &RawListParams) -> Result<bool, ScimError> {
+/// Returns whether the root filter parses for `kind`. A filter that names an
+/// attribute only the other type has matches nothing of this type.
+fn filter_applies(kind: ResourceKind, raw: &RawListParams) -> bool {
     match raw
         .filter
         .as_deref()
         .map(str::trim)
         .filter(|text| !text.is_empty())
     {
-        None => Ok(true),
-        Some(text) => match parse_filter(kind, text) {
-            Ok(_) => Ok(true),
-            Err(err) if err.detail.contains("unknown attribute") => Ok(false),
-            Err(err) => Err(err),
-        },
+        None => true,
+        Some(text) => parse_filter(kind, text).is_ok(),
     }
 }
 
@@ -187,10 +183,11 @@ async fn list_both(
         }));
     }
 
-    let user_applies = filter_applies(ResourceKind::User, raw)?;
-    let group_applies = filter_applies(ResourceKind::Group, raw)?;
+    let user_applies = filter_applies(ResourceKind::User, raw);
+    let group_applies = filter_applies(ResourceKind::Group, raw);
     if !user_applies && !group_applies {
-        // Neither type defines the attribute: report it as /Users would.
+        // A syntax error, or an attribute neither type defines: report it
+        // as /Users would.
         ListParams::resolve(ResourceKind::User, raw, 0)?;
     }
 
