@@ -307,7 +307,7 @@ pub fn parse_public_url(value: &str) -> Result<PublicUrl, String> {
 pub struct ConfigError {
     /// The flag and environment variable, for example `--listen (SCIMGATE_LISTEN)`.
     pub setting: &'static str,
-    /// What is wrong with the value.
+    /// Description of the problem with the value.
     pub message: String,
 }
 

@@ -294,14 +294,6 @@ pub(crate) fn check_required(
     }
 }
 
-/// Normalises a POST or PUT body for resource type `kind`.
-///
-/// The body must be a JSON object (`invalidSyntax` otherwise). The module
-/// documentation gives the general rules. In addition, top-level keys
-/// qualified with a known extension URN are folded into the extension
-/// object, and a dotted key such as `name.givenName` is folded into its
-/// complex attribute. Booleans also accept the strings "true" and "false" in
-/// any case. `userName` (User) or `displayName` (Group) is required. Group `members` stay in the output
 /// Leaves `primary: true` on the first element of each multi-valued
 /// attribute only: RFC 7643 §2.4 allows the value at most once, and a later
 /// element claiming it is read as not primary.
@@ -324,7 +316,17 @@ fn keep_first_primary(resource: &mut Map<String, Value>) {
     }
 }
 
-/// as normalised member objects; [`take_members`] extracts them.
+/// Normalises a POST or PUT body for resource type `kind`.
+///
+/// The body must be a JSON object (`invalidSyntax` otherwise). The module
+/// documentation gives the general rules. In addition, top-level keys
+/// qualified with a known extension URN are folded into the extension
+/// object, and a dotted key such as `name.givenName` is folded into its
+/// complex attribute. Booleans also accept the strings "true" and "false" in
+/// any case. `userName` (User) or `displayName` (Group) is required. Group
+/// `members` stay in the output as normalised member objects;
+/// [`take_members`] extracts them. A second
+/// `primary: true` in a multi-valued attribute is stored as false.
 pub fn normalize_resource(kind: ResourceKind, body: Value) -> Result<Value, ScimError> {
     let Value::Object(input) = body else {
         return Err(ScimError::invalid_syntax(format!(

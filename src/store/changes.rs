@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::scim::schema::ResourceKind;
 
-/// What happened to a resource.
+/// Kind of change to a resource.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChangeKind {
     /// A user was created.

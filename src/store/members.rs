@@ -27,12 +27,12 @@ pub struct MembershipPlan {
 }
 
 impl MembershipPlan {
-    /// Whether the plan changes nothing.
+    /// Returns true when the plan changes nothing.
     pub fn is_empty(&self) -> bool {
         !self.clear_all && self.add.is_empty() && self.remove.is_empty()
     }
 
-    /// A plan that makes `members` the whole membership (PUT, or create).
+    /// Builds a plan that makes `members` the whole membership (PUT, or create).
     pub fn replace_with(members: &[MemberRef]) -> Self {
         fold_member_ops(&[MemberOp::Replace(members.to_vec())])
     }
@@ -49,7 +49,7 @@ pub struct MembershipDelta {
 }
 
 impl MembershipDelta {
-    /// Whether the plan changed nothing.
+    /// Returns true when the delta changed nothing.
     pub fn is_empty(&self) -> bool {
         self.added.is_empty() && self.removed.is_empty()
     }

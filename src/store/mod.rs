@@ -60,7 +60,7 @@ pub struct Directory {
     pub created_at: DateTime<Utc>,
 }
 
-/// What a token may do.
+/// Permission of a token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenScope {
@@ -100,7 +100,7 @@ pub struct TokenRecord {
     pub directory_id: DirectoryId,
     /// Name of that directory.
     pub directory_name: String,
-    /// What the token may do.
+    /// Scope of the token.
     pub scope: TokenScope,
     /// Public start of the token, to recognise it.
     pub lookup_prefix: String,
@@ -161,13 +161,13 @@ pub struct ListQuery {
     pub sort: Option<SortKey>,
     /// Index or cursor paging.
     pub paging: Paging,
-    /// Maximum number of results; 0 asks only for the total.
+    /// Maximum number of results; 0 requests only the total.
     pub count: u64,
     /// Whether group members (or a user's groups) must be loaded.
     pub with_relations: bool,
 }
 
-/// What a group PATCH returns: RFC 7644 §3.5.2 allows 204, and a member
+/// Response of a group PATCH. RFC 7644 §3.5.2 allows 204, and a member
 /// change on a large group should not serialise every member.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PatchResponse {
@@ -351,7 +351,7 @@ pub trait Store: Send + Sync + 'static {
         if_match: &IfMatch,
     ) -> Result<StoredResource, StoreError>;
     /// Applies PATCH operations to a group atomically, returning the group
-    /// afterwards only if `response` asks for it.
+    /// afterwards only if `response` requests it.
     async fn patch_group(
         &self,
         directory: DirectoryId,

@@ -120,13 +120,13 @@ where
     }
 }
 
-/// Whether an error is a unique-constraint violation.
+/// Returns true when an error is a unique-constraint violation.
 pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .is_some_and(|db| db.is_unique_violation())
 }
 
-/// The current time at the database's precision (microseconds), so that a
+/// Returns the current time at the database's precision (microseconds), so that a
 /// value returned from a write equals the value read back later.
 pub(crate) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)

@@ -47,7 +47,7 @@ fn conflict(columns: &UserColumns) -> StoreError {
     ))
 }
 
-/// The representation stored in change records: no location, since it
+/// Renders the representation stored in change records: no location, since it
 /// depends on how the server is reached.
 pub(super) fn change_view(resource: &StoredResource) -> Value {
     let meta = ResourceMeta {

@@ -53,7 +53,7 @@ fn conflict(columns: &GroupColumns) -> StoreError {
     ))
 }
 
-/// The representation stored in change records: attributes without members,
+/// Renders the representation stored in change records: attributes without members,
 /// which get one record each.
 fn change_view(resource: &StoredResource) -> Value {
     let meta = ResourceMeta {

@@ -176,14 +176,14 @@ pub(crate) fn db_error(err: sqlx::Error) -> StoreError {
     }
 }
 
-/// Whether an error is a unique-constraint violation. SQLite names no
+/// Returns true when an error is a unique-constraint violation. SQLite names no
 /// constraint, so callers know from the statement which one it was.
 pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .is_some_and(|db| db.is_unique_violation())
 }
 
-/// The current time at the stored precision (microseconds), so that a value
+/// Returns the current time at the stored precision (microseconds), so that a value
 /// returned from a write equals the value read back later.
 pub(crate) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
